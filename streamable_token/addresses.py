@@ -1,0 +1,34 @@
+"""Addresses the way the ethereum Python libraries take them: case-insensitive on input
+(a mixed-case address must carry a valid EIP-55 checksum), checksummed on output."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from streamable_token.errors import InvalidInput
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_address(value: Any, field: str = "address") -> bytes:
+    """20 raw bytes from a 0x-prefixed hex string (or 20 bytes); refuse anything else."""
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) != 20:
+            raise InvalidInput(field, value, "20 bytes")
+        return bytes(value)
+    if not isinstance(value, str) or len(value) != 42 or value[:2] not in ("0x", "0X"):
+        raise InvalidInput(field, value, "a 0x-prefixed 20-byte hex address (42 characters)")
+    digits = value[2:]
+    if not _HEX.issuperset(digits):
+        raise InvalidInput(field, value, "hex digits only after 0x")
+    if digits != digits.lower() and digits != digits.upper() and checksum(bytes.fromhex(digits)) != "0x" + digits:
+        raise InvalidInput(field, value, "a valid EIP-55 checksum, or all one case")
+    return bytes.fromhex(digits)
+
+
+@lru_cache(maxsize=65536)
+def checksum(address: bytes) -> str:
+    """EIP-55 form of 20 raw bytes."""
+    return to_checksum_address(address)

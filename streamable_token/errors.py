@@ -1,0 +1,47 @@
+"""One exception tree for the package, so the router can turn any refusal into one report.
+
+Callers catch :class:`StreamError`; tests assert the leaf. Every message names the field,
+the value that was given and what was expected, so a user can fix the input without
+reading the code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class StreamError(Exception):
+    """Base of every refusal raised by the engine. A refused call changes nothing."""
+
+
+class InvalidInput(StreamError):
+    """A field has a value the engine cannot accept."""
+
+    def __init__(self, field: str, value: Any, expected: str) -> None:
+        self.field, self.value, self.expected = field, value, expected
+        super().__init__(f"invalid {field}: got {value!r}, expected {expected}")
+
+
+class Unauthorized(StreamError):
+    """The caller is not allowed to act on this object."""
+
+
+class InsufficientFunds(StreamError):
+    """The account's available balance does not cover the amount."""
+
+    def __init__(self, account: str, needed: int, available: int, block: int) -> None:
+        self.account, self.needed, self.available, self.block = account, needed, available, block
+        super().__init__(
+            f"insufficient funds: {account} has {available} available at block {block}, needs {needed}"
+        )
+
+
+class UnknownStream(StreamError):
+    """No stream with this id exists."""
+
+    def __init__(self, stream_id: Any) -> None:
+        self.stream_id = stream_id
+        super().__init__(f"unknown stream: no stream with id {stream_id!r}")
+
+
+class StreamClosed(StreamError):
+    """The stream is already canceled or fully streamed, so it can no longer change."""

@@ -1,0 +1,528 @@
+"""StreamableToken: balances that flow block by block, kept in SQLite, read lazily.
+
+The service layer between callers and storage: it validates, loads the rows a call needs,
+lets the pure schedule functions compute, and stores the result. Every mutating call runs
+inside a SAVEPOINT, so a refusal raised half-way leaves nothing behind, both on its own
+and inside the caller's transaction (one rollup input = one transaction, owned by the DApp).
+
+Cost per call is a handful of indexed row reads and writes, whatever the number of
+streams: a ledger row per party, plus O(log blocks) tree nodes for accounts with many
+pending stream events.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple, Optional, Union
+
+from db import store
+from db.schema import connect
+from streamable_token.addresses import checksum, parse_address
+from streamable_token.errors import (
+    InsufficientFunds,
+    InvalidInput,
+    StreamClosed,
+    Unauthorized,
+    UnknownStream,
+)
+from streamable_token.schedule import (
+    INLINE_MAX_EVENTS,
+    ZERO,
+    Delta,
+    Event,
+    Ledger,
+    Side,
+    add,
+    event_delta,
+    flow,
+    grown_roots,
+    merge_event,
+    prefix_sum,
+    query_path,
+    segment_events,
+    settle_events,
+    split_amount,
+    sub,
+    tree_size_for,
+    update_path,
+)
+from streamable_token.stream import Stream
+
+MAX_UINT256 = 2**256 - 1
+MAX_BLOCK = 2**62
+"""Blocks and stream ends must stay below this (SQLite INTEGER and tree node keys)."""
+
+ROLES = ("incoming", "outgoing", "all")
+INCOMING, OUTGOING = 0, 1
+
+
+class Balance(NamedTuple):
+    balance: int
+    available: int
+    committed: int
+
+
+def _check_int(field: str, value: Any, low: int, high: int, expected: str) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidInput(field, value, expected)
+    return value
+
+
+def _check_amount(value: Any, field: str = "amount") -> int:
+    return _check_int(field, value, 1, MAX_UINT256, "an integer in 1..2^256-1")
+
+
+def _check_block(value: Any, field: str = "block") -> int:
+    return _check_int(field, value, 0, MAX_BLOCK, f"an integer block number in 0..{MAX_BLOCK}")
+
+
+class StreamableToken:
+    """Many ERC-20 tokens' streaming balances in one SQLite database.
+
+    ``db`` is a path or an open connection (from :func:`db.connect`). Blocks passed to
+    mutating calls must not go back in time for the accounts they touch.
+    """
+
+    def __init__(self, db: Union[str, sqlite3.Connection]) -> None:
+        self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- atomicity ----------------------------------------------------------------
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        self.conn.execute("SAVEPOINT engine_call")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO engine_call")
+            self.conn.execute("RELEASE engine_call")
+            raise
+        self.conn.execute("RELEASE engine_call")
+
+    # --- ledgers ------------------------------------------------------------------
+
+    def _ids(self, token: Any, account: Any, field: str) -> tuple[Optional[int], Optional[int]]:
+        t = parse_address(token, "token")
+        a = parse_address(account, field)
+        return store.find_token(self.conn, t), store.find_account(self.conn, a)
+
+    def _ledger(self, token_id: int, account_id: int, block: int) -> Ledger:
+        """The account's ledger settled to ``block``, created empty if new (not stored)."""
+        ledger = store.load_ledger(self.conn, account_id, token_id)
+        if ledger is None:
+            lid = store.insert_ledger(self.conn, account_id, token_id, block)
+            return Ledger(lid, block, 0, 0, Side(0, []), Side(0, []))
+        self._settle(ledger, block)
+        return ledger
+
+    def _existing_ledger(self, token: Any, account: Any, field: str, block: int) -> Ledger:
+        token_id, account_id = self._ids(token, account, field)
+        if token_id is None or account_id is None:
+            raise InsufficientFunds(checksum(parse_address(account, field)), 1, 0, block)
+        return self._ledger(token_id, account_id, block)
+
+    def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
+        """Sum of the side's pending events in (ledger.block, b]."""
+        if not side.tree_size:
+            return settle_events(side.events, ledger.block, b)[0]
+        n = side.tree_size
+        hi, lo = query_path(b, n), query_path(ledger.block, n)
+        nodes = store.load_nodes(self.conn, ledger.id * 2 + which, hi + lo)
+        return sub(prefix_sum(nodes, hi), prefix_sum(nodes, lo))
+
+    def _settle(self, ledger: Ledger, block: int) -> None:
+        if block < ledger.block:
+            raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
+        if block == ledger.block:
+            return
+        for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
+            if not side.rate and not side.events and not side.tree_size:
+                continue
+            pending = self._side_pending(ledger, which, side, block)
+            moved = flow(side.rate, ledger.block, block, pending)
+            side.rate += pending[0]
+            if not side.tree_size:
+                side.events = settle_events(side.events, ledger.block, block)[1]
+            if which == INCOMING:
+                ledger.available += moved
+            else:
+                ledger.committed -= moved
+        ledger.block = block
+
+    def _add_events(self, ledger: Ledger, which: int, events: list[Event], sign: int) -> None:
+        """Put a segment's events on (sign=1) or take them off (sign=-1) a settled side.
+
+        An event at or before the settled block has already happened: only its rate change
+        still matters going forward. Later events are pending.
+        """
+        side = ledger.outgoing if which == OUTGOING else ledger.incoming
+        to_tree: list[Event] = []
+        for block, rate_change, lump in events:
+            rate_change, lump = sign * rate_change, sign * lump
+            if block <= ledger.block:
+                side.rate += rate_change
+            elif side.tree_size:
+                to_tree.append((block, rate_change, lump))
+            else:
+                side.events = merge_event(side.events, (block, rate_change, lump))
+        if not side.tree_size and len(side.events) > INLINE_MAX_EVENTS:
+            to_tree, side.events = side.events, []
+        if to_tree:
+            self._tree_add(ledger.id * 2 + which, side, to_tree)
+
+    def _tree_add(self, side_key: int, side: Side, events: list[Event]) -> None:
+        old = side.tree_size
+        size = tree_size_for(max(e[0] for e in events), max(old, 1))
+        paths = {e: update_path(e[0], size) for e in events}
+        roots = grown_roots(old, size) if old else []
+        wanted = {n for p in paths.values() for n in p} | ({old} if roots else set())
+        nodes = store.load_nodes(self.conn, side_key, wanted)
+        changed: dict[int, Delta] = {}
+        for root in roots:
+            changed[root] = nodes[root] = nodes.get(old, ZERO)
+        for event, path in paths.items():
+            delta = event_delta(*event)
+            for n in path:
+                changed[n] = nodes[n] = add(nodes.get(n, ZERO), delta)
+        store.store_nodes(self.conn, side_key, changed)
+        side.tree_size = size
+
+    # --- deposits and withdrawals -------------------------------------------------
+
+    def mint(self, token: Any, account: Any, amount: int, block: Optional[int] = None) -> None:
+        """Credit a deposit. ``block``, when given, is when it happened (the input's block)."""
+        t = parse_address(token, "token")
+        a = parse_address(account, "account")
+        amount = _check_amount(amount)
+        with self._atomic():
+            token_id = store.ensure_token(self.conn, t)
+            deposited, withdrawn = store.load_token_totals(self.conn, token_id)
+            if deposited - withdrawn + amount > MAX_UINT256:
+                raise InvalidInput(
+                    "amount", amount, f"at most {MAX_UINT256 - (deposited - withdrawn)} so that"
+                    " the token's total supply stays within uint256"
+                )
+            account_id = store.ensure_account(self.conn, a)
+            ledger = store.load_ledger(self.conn, account_id, token_id)
+            if ledger is None:
+                ledger = self._ledger(token_id, account_id, 0 if block is None else _check_block(block))
+            elif block is not None:
+                self._settle(ledger, _check_block(block))
+            ledger.available += amount
+            store.store_ledger(self.conn, ledger)
+            store.store_token_totals(self.conn, token_id, deposited + amount, withdrawn)
+
+    def burn(self, token: Any, account: Any, amount: int, block: int) -> None:
+        """Debit a withdrawal from what is available at ``block`` (never committed funds)."""
+        amount = _check_amount(amount)
+        block = _check_block(block)
+        with self._atomic():
+            ledger = self._existing_ledger(token, account, "account", block)
+            if ledger.available < amount:
+                raise InsufficientFunds(checksum(parse_address(account)), amount, ledger.available, block)
+            ledger.available -= amount
+            store.store_ledger(self.conn, ledger)
+            token_id = store.find_token(self.conn, parse_address(token))
+            deposited, withdrawn = store.load_token_totals(self.conn, token_id)
+            store.store_token_totals(self.conn, token_id, deposited, withdrawn + amount)
+
+    def transfer(self, token: Any, sender: Any, receiver: Any, amount: int, block: int) -> None:
+        """Move available funds at once."""
+        r = parse_address(receiver, "receiver")
+        if r == parse_address(sender, "sender"):
+            raise InvalidInput("receiver", checksum(r), "an account other than the sender")
+        amount = _check_amount(amount)
+        block = _check_block(block)
+        with self._atomic():
+            src = self._existing_ledger(token, sender, "sender", block)
+            if src.available < amount:
+                raise InsufficientFunds(checksum(parse_address(sender)), amount, src.available, block)
+            token_id = store.find_token(self.conn, parse_address(token))
+            dst = self._ledger(token_id, store.ensure_account(self.conn, r), block)
+            src.available -= amount
+            dst.available += amount
+            store.store_ledger(self.conn, src)
+            store.store_ledger(self.conn, dst)
+
+    # --- streams ------------------------------------------------------------------
+
+    def open_stream(
+        self,
+        token: Any,
+        sender: Any,
+        receiver: Any,
+        amount: int,
+        start_block: int,
+        duration: int,
+        block: int,
+    ) -> int:
+        """Commit ``amount`` of the sender's available funds to a stream; returns its id.
+
+        It pays ``amount // duration`` per block from ``start_block`` and the remainder at
+        the last block, so it is funded in full at open and can never fail later.
+        """
+        s = parse_address(sender, "sender")
+        r = parse_address(receiver, "receiver")
+        if r == s:
+            raise InvalidInput("receiver", checksum(r), "an account other than the sender")
+        amount = _check_amount(amount)
+        block = _check_block(block)
+        duration = _check_int("duration", duration, 1, MAX_BLOCK, "a whole number of blocks >= 1")
+        start_block = _check_block(start_block, "start_block")
+        if start_block < block:
+            raise InvalidInput("start_block", start_block, f">= the current block {block}")
+        end = start_block + duration
+        if end > MAX_BLOCK:
+            raise InvalidInput("duration", duration, f"start_block + duration <= {MAX_BLOCK}")
+        rate, remainder = split_amount(amount, duration)
+        if rate == 0:
+            raise InvalidInput(
+                "amount", amount, f">= duration ({duration}) so that at least 1 unit flows per block"
+            )
+        with self._atomic():
+            src = self._existing_ledger(token, s, "sender", block)
+            if src.available < amount:
+                raise InsufficientFunds(checksum(s), amount, src.available, block)
+            token_id = store.find_token(self.conn, parse_address(token))
+            receiver_id = store.ensure_account(self.conn, r)
+            dst = self._ledger(token_id, receiver_id, block)
+            src.available -= amount
+            src.committed += amount
+            events = segment_events(start_block, end, rate, remainder)
+            self._add_events(src, OUTGOING, events, 1)
+            self._add_events(dst, INCOMING, events, 1)
+            store.store_ledger(self.conn, src)
+            store.store_ledger(self.conn, dst)
+            sender_id = store.find_account(self.conn, s)
+            return store.insert_stream(
+                self.conn,
+                {
+                    "token_id": token_id,
+                    "sender_id": sender_id,
+                    "receiver_id": receiver_id,
+                    "amount": amount,
+                    "start_block": start_block,
+                    "end_block": end,
+                    "opened_block": block,
+                    "seg_start": start_block,
+                    "rate": rate,
+                    "remainder": remainder,
+                    "streamed_before": 0,
+                },
+            )
+
+    def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> dict:
+        """Load a stream that ``caller`` may change at ``block``, or refuse why not."""
+        _check_int("stream_id", stream_id, 1, 2**63 - 1, "a positive integer stream id")
+        c = parse_address(caller, "caller")
+        row = store.load_stream(self.conn, stream_id)
+        if row is None:
+            raise UnknownStream(stream_id)
+        allowed = (row["sender"],) if parties == "sender" else (row["sender"], row["receiver"])
+        if c not in allowed:
+            who = "its sender" if parties == "sender" else "its sender or receiver"
+            raise Unauthorized(f"{checksum(c)} may not change stream {stream_id}: only {who} may")
+        if row["canceled_block"] is not None:
+            raise StreamClosed(f"stream {stream_id} was canceled at block {row['canceled_block']}")
+        if block >= row["end_block"]:
+            raise StreamClosed(
+                f"stream {stream_id} has fully streamed at block {row['end_block']}; nothing left to change"
+            )
+        return row
+
+    def _parties(self, row: dict, block: int) -> tuple[Ledger, Ledger]:
+        src = self._ledger(row["token_id"], row["sender_id"], block)
+        dst = self._ledger(row["token_id"], row["receiver_id"], block)
+        return src, dst
+
+    def cancel_stream(self, stream_id: int, caller: Any, block: int) -> tuple[int, int]:
+        """Stop a stream at ``block`` (sender or receiver may). What has streamed stays with
+        the receiver; the rest returns to the sender's available balance. Returns
+        ``(streamed, refunded)``."""
+        block = _check_block(block)
+        with self._atomic():
+            row = self._open_for_change(stream_id, caller, block, "both")
+            stream = self._stream(row)
+            src, dst = self._parties(row, block)
+            events = segment_events(row["seg_start"], row["end_block"], row["rate"], row["remainder"])
+            self._add_events(src, OUTGOING, events, -1)
+            self._add_events(dst, INCOMING, events, -1)
+            streamed = stream.streamed_at(block)
+            refund = row["amount"] - streamed
+            src.committed -= refund
+            src.available += refund
+            store.store_ledger(self.conn, src)
+            store.store_ledger(self.conn, dst)
+            row["canceled_block"] = block
+            store.update_stream(self.conn, row)
+            return streamed, refund
+
+    def update_stream(
+        self,
+        stream_id: int,
+        caller: Any,
+        block: int,
+        new_amount: Optional[int] = None,
+        new_end_block: Optional[int] = None,
+    ) -> None:
+        """Change a stream's total amount and/or end block (sender only), keeping its id.
+
+        What streamed up to ``block`` never changes; what is left (new amount minus what
+        streamed) is spread from ``max(block, start_block)`` to the new end by the same
+        rule. An increase is committed from the sender's available balance at ``block``;
+        a decrease returns there.
+        """
+        block = _check_block(block)
+        if new_amount is None and new_end_block is None:
+            raise InvalidInput("amount", None, "a new amount and/or a new end_block")
+        with self._atomic():
+            row = self._open_for_change(stream_id, caller, block, "sender")
+            streamed = self._stream(row).streamed_at(block)
+            amount = row["amount"] if new_amount is None else _check_amount(new_amount)
+            end = row["end_block"] if new_end_block is None else _check_block(new_end_block, "end_block")
+            if amount == row["amount"] and end == row["end_block"]:
+                raise InvalidInput("amount", amount, "a new amount or end_block different from the current ones")
+            if amount <= streamed:
+                raise InvalidInput("amount", amount, f"more than the {streamed} already streamed")
+            seg_start = max(block, row["start_block"])
+            if end <= seg_start:
+                raise InvalidInput("end_block", end, f"> {seg_start}")
+            rate, remainder = split_amount(amount - streamed, end - seg_start)
+            if rate == 0:
+                raise InvalidInput(
+                    "amount", amount, f"at least {end - seg_start} more than the {streamed} already"
+                    " streamed, so that at least 1 unit flows per block"
+                )
+            src, dst = self._parties(row, block)
+            increase = amount - row["amount"]
+            if increase > src.available:
+                raise InsufficientFunds(checksum(row["sender"]), increase, src.available, block)
+            old = segment_events(row["seg_start"], row["end_block"], row["rate"], row["remainder"])
+            new = segment_events(seg_start, end, rate, remainder)
+            for ledger, which in ((src, OUTGOING), (dst, INCOMING)):
+                self._add_events(ledger, which, old, -1)
+                self._add_events(ledger, which, new, 1)
+            src.available -= increase
+            src.committed += increase
+            store.store_ledger(self.conn, src)
+            store.store_ledger(self.conn, dst)
+            row.update(
+                amount=amount,
+                end_block=end,
+                seg_start=seg_start,
+                rate=rate,
+                remainder=remainder,
+                streamed_before=streamed,
+            )
+            store.update_stream(self.conn, row)
+
+    # --- reads (never write) ------------------------------------------------------
+
+    def realtime_balance_of(self, token: Any, account: Any, block: int) -> Balance:
+        """(balance, available, committed) at ``block``, which must not precede the
+        account's last change; a later block projects today's streams forward."""
+        block = _check_block(block)
+        token_id, account_id = self._ids(token, account, "account")
+        if token_id is None or account_id is None:
+            return Balance(0, 0, 0)
+        ledger = store.load_ledger(self.conn, account_id, token_id)
+        if ledger is None:
+            return Balance(0, 0, 0)
+        if block < ledger.block:
+            raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
+        available, committed = ledger.available, ledger.committed
+        if block > ledger.block:
+            for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
+                if not side.rate and not side.events and not side.tree_size:
+                    continue
+                moved = flow(side.rate, ledger.block, block, self._side_pending(ledger, which, side, block))
+                if which == INCOMING:
+                    available += moved
+                else:
+                    committed -= moved
+        return Balance(available + committed, available, committed)
+
+    def last_change(self, token: Any, account: Any) -> Optional[int]:
+        """The block of the account's last change for this token, if it has a ledger."""
+        token_id, account_id = self._ids(token, account, "account")
+        if token_id is None or account_id is None:
+            return None
+        ledger = store.load_ledger(self.conn, account_id, token_id)
+        return None if ledger is None else ledger.block
+
+    @staticmethod
+    def _stream(row: dict) -> Stream:
+        return Stream(
+            id=row["id"],
+            token=checksum(row["token"]),
+            sender=checksum(row["sender"]),
+            receiver=checksum(row["receiver"]),
+            amount=row["amount"],
+            start_block=row["start_block"],
+            end_block=row["end_block"],
+            opened_block=row["opened_block"],
+            seg_start=row["seg_start"],
+            rate=row["rate"],
+            remainder=row["remainder"],
+            streamed_before=row["streamed_before"],
+            canceled_block=row["canceled_block"],
+        )
+
+    def get_stream(self, stream_id: int) -> Stream:
+        _check_int("stream_id", stream_id, 1, 2**63 - 1, "a positive integer stream id")
+        row = store.load_stream(self.conn, stream_id)
+        if row is None:
+            raise UnknownStream(stream_id)
+        return self._stream(row)
+
+    def streams_of(
+        self,
+        account: Any,
+        role: str = "all",
+        active_at: Optional[int] = None,
+        limit: int = 100,
+        after_id: int = 0,
+    ) -> list[Stream]:
+        """A page of the account's streams in id order; pass the last id as ``after_id``."""
+        if role not in ROLES:
+            raise InvalidInput("role", role, "one of incoming, outgoing, all")
+        limit = _check_int("limit", limit, 1, 1000, "an integer in 1..1000")
+        after_id = _check_int("after", after_id, 0, 2**63 - 1, "a stream id >= 0")
+        if active_at is not None:
+            _check_block(active_at, "active_at")
+        account_id = store.find_account(self.conn, parse_address(account, "account"))
+        if account_id is None:
+            return []
+        rows = store.list_streams(self.conn, account_id, role, after_id, limit, active_at)
+        return [self._stream(r) for r in rows]
+
+    def total_supply(self, token: Any) -> int:
+        """What the DApp holds of a token: deposited minus withdrawn (= Σ balances)."""
+        token_id = store.find_token(self.conn, parse_address(token, "token"))
+        if token_id is None:
+            return 0
+        deposited, withdrawn = store.load_token_totals(self.conn, token_id)
+        return deposited - withdrawn
+
+    def token_totals(self, token: Any) -> tuple[int, int]:
+        """(deposited, withdrawn) of a token since genesis."""
+        token_id = store.find_token(self.conn, parse_address(token, "token"))
+        if token_id is None:
+            return 0, 0
+        return store.load_token_totals(self.conn, token_id)
+
+    def tokens(self) -> list[str]:
+        return [checksum(a) for a in store.token_addresses(self.conn)]
+
+    def accounts_of(self, token: Any) -> list[str]:
+        """Every account that ever held the token, in creation order (for audits)."""
+        token_id = store.find_token(self.conn, parse_address(token, "token"))
+        if token_id is None:
+            return []
+        return [checksum(a) for a, _ in store.ledgers_of_token(self.conn, token_id)]
+
+    def state_hash(self) -> str:
+        return store.state_hash(self.conn)
