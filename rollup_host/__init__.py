@@ -1,0 +1,25 @@
+"""Local Cartesi rollup host: the rollup HTTP API for ``dapp.py`` without Docker or a chain.
+
+* ``server``: ``HostState`` (queue, in-flight input, outputs, blocks) and the HTTP server;
+  ``start_in_thread`` runs one on an ephemeral port for tests and notebooks.
+* ``client``: ``HostClient``, the developer-side client (advance, deposit, inspect, mine).
+* ``codec``: hex, addresses, ERC-20 portal payloads, transfer-voucher decoding.
+* ``python -m rollup_host``: ``serve``, ``up``, ``deposit``, ``send``, ``inspect``,
+  ``outputs``, ``mine``, ``block``.
+"""
+
+from .client import HostClient, HostRequestError
+from .codec import InvalidField, erc20_deposit_payload
+from .server import HostConfig, HostState, RollupHostServer, make_server, start_in_thread
+
+__all__ = [
+    "HostClient",
+    "HostConfig",
+    "HostRequestError",
+    "HostState",
+    "InvalidField",
+    "RollupHostServer",
+    "erc20_deposit_payload",
+    "make_server",
+    "start_in_thread",
+]

@@ -1,0 +1,668 @@
+"""Local Cartesi rollup host: the rollup HTTP API the DApp talks to, plus a dev side.
+
+Two halves in one process:
+
+* ``HostState`` is the rollup's state machine (input queue, the input in flight, the
+  finished inputs and their outputs, the block number). It knows nothing of HTTP; every
+  method takes and returns plain Python values and is guarded by one
+  ``threading.Condition`` so the DApp's long-poll and the developer's waiting calls
+  wake each other.
+* ``Handler`` maps HTTP requests onto it. The server sets ``TCP_NODELAY`` and writes
+  each response in one buffered write with ``Content-Length`` over HTTP/1.1 keep-alive;
+  without that every round trip pays ~40 ms of Nagle + delayed-ACK.
+
+Local-host extension (not part of Cartesi's API): a ``POST /finish`` carrying the
+header ``X-Rollup-Restart: 1`` ignores its status, drops the partial outputs of the
+input in flight and delivers that same input again (same index, same metadata). A DApp
+sends it on its first ``/finish`` after starting, so a crash mid-input replays the input
+instead of losing it or half-applying it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
+
+from .codec import (
+    DEFAULT_APP_ADDRESS,
+    DEFAULT_CHAIN_ID,
+    DEFAULT_PORTAL,
+    InvalidField,
+    block_timestamp,
+    check_voucher_value,
+    erc20_deposit_payload,
+    from_hex,
+    normalize_address,
+    parse_uint256,
+    prev_randao,
+    to_hex,
+)
+
+__all__ = [
+    "HostConfig",
+    "HostState",
+    "HostRequest",
+    "Handler",
+    "RollupHostServer",
+    "HostError",
+    "make_server",
+    "start_in_thread",
+]
+
+RESTART_HEADER = "X-Rollup-Restart"
+
+ADVANCE = "advance"
+INSPECT = "inspect"
+
+QUEUED = "queued"
+PROCESSING = "processing"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+EXCEPTION = "exception"
+FINAL_STATUSES = (ACCEPTED, REJECTED, EXCEPTION)
+
+
+class HostError(Exception):
+    """A request the host refuses; ``status`` is the HTTP code the handler answers."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class HostConfig:
+    """Everything that shapes the inputs the DApp sees; fixed for a server's life."""
+
+    rollups: str = "v2"
+    portal: str | None = None  # None: the version's default ERC20Portal
+    app: str = DEFAULT_APP_ADDRESS
+    chain_id: int = DEFAULT_CHAIN_ID
+    block: int = 1
+    finish_timeout: float = 10.0
+    wait_timeout: float = 60.0
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rollups not in ("v1", "v2"):
+            raise ValueError(f"rollups must be 'v1' or 'v2', got {self.rollups!r}")
+        self.portal = normalize_address(self.portal or DEFAULT_PORTAL[self.rollups], "portal")
+        self.app = normalize_address(self.app, "app")
+        if self.block < 0:
+            raise ValueError("block must be >= 0")
+
+
+@dataclass
+class HostRequest:
+    """One queued request (advance or inspect) and, once processed, its outcome."""
+
+    kind: str
+    payload: bytes
+    metadata: dict[str, Any] | None = None
+    input_index: int | None = None
+    block_number: int | None = None
+    status: str = QUEUED
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    vouchers: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    exception: str | None = None
+    processed_input_count: int | None = None
+
+    def rollup_json(self) -> dict[str, Any]:
+        """The body ``/finish`` returns to the DApp for this request."""
+        if self.kind == ADVANCE:
+            return {
+                "request_type": "advance_state",
+                "data": {"metadata": self.metadata, "payload": to_hex(self.payload)},
+            }
+        return {"request_type": "inspect_state", "data": {"payload": to_hex(self.payload)}}
+
+    def result_json(self) -> dict[str, Any]:
+        """The developer-side view: status and outputs (plus metadata for advances)."""
+        if self.kind == INSPECT:
+            out: dict[str, Any] = {
+                "status": self.status,
+                "reports": list(self.reports),
+                "processed_input_count": self.processed_input_count,
+            }
+        else:
+            out = {
+                "input_index": self.input_index,
+                "status": self.status,
+                "block_number": self.block_number,
+                "msg_sender": (self.metadata or {}).get("msg_sender"),
+                "metadata": self.metadata,
+                "payload": to_hex(self.payload),
+                "notices": list(self.notices),
+                "vouchers": list(self.vouchers),
+                "reports": list(self.reports),
+            }
+        if self.exception is not None:
+            out["exception_payload"] = self.exception
+        return out
+
+    def discard_outputs(self, keep_reports: bool) -> None:
+        self.notices.clear()
+        self.vouchers.clear()
+        if not keep_reports:
+            self.reports.clear()
+
+
+class HostState:
+    """The rollup as the DApp and the developer see it, minus HTTP.
+
+    Requests go to the DApp strictly one at a time in FIFO order (advances and inspects
+    share the queue). Output indices follow Rollups v2: notices and vouchers share one
+    index space counted over accepted outputs only, so a rejected input leaves no gap.
+    With ``rollups="v1"`` indices count per input and per kind, as v1 proofs do.
+    """
+
+    def __init__(self, config: HostConfig | None = None) -> None:
+        self.config = config or HostConfig()
+        self._cond = threading.Condition()
+        self._queue: collections.deque[HostRequest] = collections.deque()
+        self._current: HostRequest | None = None
+        self._finished: list[HostRequest] = []  # advance inputs, index order
+        self._next_input_index = 0
+        self._output_count = 0  # accepted notices + vouchers (v2 global index)
+        self._block = self.config.block
+        self._closed = False
+
+    # ----------------------------------------------------------------- rollup side
+
+    def finish(self, status: str | None, restart: bool = False,
+               timeout: float | None = None) -> HostRequest | None:
+        """Close the request in flight with ``status``, then wait for the next one.
+
+        Returns the request now in flight, or ``None`` when nothing arrived within
+        ``timeout`` (the HTTP layer answers 202). With ``restart`` the status is ignored
+        and the request in flight, if any, is handed out again with its outputs dropped.
+        """
+        if not restart and status not in ("accept", "reject"):
+            raise HostError(f"status: expected 'accept' or 'reject', got {status!r}")
+        timeout = self.config.finish_timeout if timeout is None else timeout
+        with self._cond:
+            if self._current is not None:
+                if restart:
+                    self._current.discard_outputs(keep_reports=False)
+                    self._current.exception = None
+                    return self._current
+                self._complete(ACCEPTED if status == "accept" else REJECTED)
+            self._cond.wait_for(lambda: self._queue or self._closed, timeout)
+            if self._closed or not self._queue:
+                return None
+            request = self._queue.popleft()
+            request.status = PROCESSING
+            if request.kind == INSPECT:
+                request.processed_input_count = len(self._finished)
+            self._current = request
+            return request
+
+    def add_notice(self, payload: str) -> int:
+        """Record a notice for the advance in flight; return its output index."""
+        data = from_hex(payload)
+        with self._cond:
+            request = self._require_current("notice", advance_only=True)
+            index = self._output_index(request, request.notices)
+            request.notices.append({"index": index, "payload": to_hex(data)})
+            return index
+
+    def add_voucher(self, destination: str, payload: str, value: str | None = None) -> int:
+        """Record a voucher for the advance in flight; return its output index."""
+        destination = normalize_address(destination, "destination")
+        data = from_hex(payload)
+        voucher: dict[str, Any] = {"destination": destination}
+        if self.config.rollups == "v2":
+            voucher["value"] = check_voucher_value(value)
+        voucher["payload"] = to_hex(data)
+        with self._cond:
+            request = self._require_current("voucher", advance_only=True)
+            index = self._output_index(request, request.vouchers)
+            request.vouchers.append({"index": index, **voucher})
+            return index
+
+    def add_report(self, payload: str) -> None:
+        """Record a report for the request in flight (advance or inspect)."""
+        data = from_hex(payload)
+        with self._cond:
+            request = self._require_current("report", advance_only=False)
+            request.reports.append({"payload": to_hex(data)})
+
+    def add_exception(self, payload: str) -> None:
+        """The DApp gave up on the request in flight: finish it like a reject."""
+        data = from_hex(payload)
+        with self._cond:
+            request = self._require_current("exception", advance_only=False)
+            request.exception = to_hex(data)
+            self._complete(EXCEPTION)
+
+    def _require_current(self, what: str, advance_only: bool) -> HostRequest:
+        request = self._current
+        if request is None:
+            raise HostError(f"no request in flight: cannot accept a {what}")
+        if advance_only and request.kind != ADVANCE:
+            raise HostError(f"a {what} is not allowed while processing an inspect")
+        return request
+
+    def _output_index(self, request: HostRequest, same_kind: list[Any]) -> int:
+        if self.config.rollups == "v1":
+            return len(same_kind)
+        return self._output_count + len(request.notices) + len(request.vouchers)
+
+    def _complete(self, status: str) -> None:
+        """Finalize the request in flight (caller holds the lock) and wake waiters."""
+        request = self._current
+        assert request is not None
+        if status != ACCEPTED:
+            request.discard_outputs(keep_reports=True)
+        request.status = status
+        if request.kind == ADVANCE:
+            if self.config.rollups == "v2":
+                self._output_count += len(request.notices) + len(request.vouchers)
+            self._finished.append(request)
+        self._current = None
+        self._cond.notify_all()
+
+    # -------------------------------------------------------------- developer side
+
+    def enqueue_advance(self, payload: bytes, sender: str | None = None,
+                        block: int | None = None,
+                        metadata: dict[str, Any] | None = None) -> HostRequest:
+        """Queue an advance input, building its metadata unless one is given verbatim.
+
+        A verbatim ``metadata`` (from the L1 bridge) must carry this host's next
+        ``input_index`` if it carries one at all, so proofs built from ``/dev/outputs``
+        refer to the same inputs the chain has.
+        """
+        with self._cond:
+            self._check_open()
+            index = self._next_input_index
+            if metadata is not None:
+                if not isinstance(metadata, dict):
+                    raise InvalidField("metadata", metadata, "a metadata object")
+                metadata = dict(metadata)
+                given = metadata.setdefault("input_index", index)
+                if given != index:
+                    raise HostError(f"metadata.input_index is {given!r}, host expects {index}")
+                number = metadata.get("block_number")
+                if isinstance(number, int) and not isinstance(number, bool):
+                    self._block = max(self._block, number)
+            else:
+                if sender is None:
+                    raise InvalidField("sender", sender, "0x-prefixed 20-byte hex address")
+                sender = normalize_address(sender, "sender")
+                number = self._use_block(block)
+                metadata = self._metadata(sender, number, index)
+            request = HostRequest(ADVANCE, payload, metadata=metadata, input_index=index,
+                                  block_number=metadata.get("block_number"))
+            self._next_input_index += 1
+            self._queue.append(request)
+            self._cond.notify_all()
+            return request
+
+    def enqueue_deposit(self, token: str, sender: str, amount: int,
+                        exec_layer_data: bytes = b"", block: int | None = None) -> HostRequest:
+        """Queue an ERC-20 portal deposit exactly as the portal would send it."""
+        payload = erc20_deposit_payload(token, sender, amount, exec_layer_data,
+                                        self.config.rollups)
+        return self.enqueue_advance(payload, sender=self.config.portal, block=block)
+
+    def enqueue_inspect(self, payload: bytes) -> HostRequest:
+        """Queue an inspect request behind whatever is already queued."""
+        with self._cond:
+            self._check_open()
+            request = HostRequest(INSPECT, payload)
+            self._queue.append(request)
+            self._cond.notify_all()
+            return request
+
+    def wait(self, request: HostRequest, timeout: float | None = None) -> bool:
+        """Block until ``request`` is finished; ``False`` on timeout or shutdown.
+
+        A timed-out inspect still waiting in the queue is withdrawn: nobody is left to
+        read its answer. A timed-out advance stays queued (it is an input, not a query).
+        """
+        timeout = self.config.wait_timeout if timeout is None else timeout
+        with self._cond:
+            done = self._cond.wait_for(
+                lambda: request.status in FINAL_STATUSES or self._closed, timeout)
+            finished = request.status in FINAL_STATUSES
+            if not finished and request.kind == INSPECT and request.status == QUEUED:
+                self._queue.remove(request)
+            return bool(done) and finished
+
+    def mine(self, blocks: int = 1) -> int:
+        """Advance the block number by ``blocks``; return the new block number."""
+        if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
+            raise InvalidField("blocks", blocks, "non-negative integer")
+        with self._cond:
+            self._block += blocks
+            return self._block
+
+    @property
+    def block_number(self) -> int:
+        with self._cond:
+            return self._block
+
+    def outputs(self, start: int = 0) -> list[dict[str, Any]]:
+        """Finished advance inputs with ``input_index >= start``, with their outputs."""
+        with self._cond:
+            return [r.result_json() for r in self._finished if r.input_index >= start]
+
+    def status(self) -> dict[str, Any]:
+        """A snapshot for humans and health checks."""
+        with self._cond:
+            current = self._current
+            return {
+                "rollups": self.config.rollups,
+                "block_number": self._block,
+                "queued": len(self._queue),
+                "in_flight": None if current is None else {
+                    "kind": current.kind, "input_index": current.input_index},
+                "processed_input_count": len(self._finished),
+                "output_count": self._output_count,
+                "app_contract": self.config.app,
+                "portal": self.config.portal,
+                "chain_id": self.config.chain_id,
+            }
+
+    def close(self) -> None:
+        """Wake every long-poll and waiter so threads end promptly on shutdown."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HostError("host is shutting down", status=503)
+
+    def _use_block(self, block: int | None) -> int:
+        if block is None:
+            return self._block
+        if isinstance(block, bool) or not isinstance(block, int) or block < self._block:
+            raise InvalidField("block", block, f"integer >= current block {self._block}")
+        self._block = block
+        return block
+
+    def _metadata(self, sender: str, block: int, index: int) -> dict[str, Any]:
+        if self.config.rollups == "v1":
+            return {
+                "msg_sender": sender,
+                "epoch_index": 0,
+                "input_index": index,
+                "block_number": block,
+                "timestamp": block_timestamp(block),
+            }
+        return {
+            "chain_id": self.config.chain_id,
+            "app_contract": self.config.app,
+            "msg_sender": sender,
+            "block_number": block,
+            "block_timestamp": block_timestamp(block),
+            "prev_randao": prev_randao(block),
+            "input_index": index,
+        }
+
+
+# ------------------------------------------------------------------------- HTTP
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Maps HTTP onto ``HostState``. One instance per connection (keep-alive)."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: one TCP connection per client
+    wbufsize = -1  # buffered: headers and body leave in one segment on flush
+    server: RollupHostServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+        if self.server.host.config.verbose:
+            super().log_message(format, *args)
+
+    # -- plumbing
+
+    def _send(self, status: int, body: Any = None, raw: bytes | None = None) -> None:
+        data = raw if raw is not None else (
+            b"" if body is None else json.dumps(body, separators=(",", ":")).encode())
+        self.log_request(status, len(data))
+        self.send_response_only(status)  # no Server/Date: fewer bytes, no clock
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_body(self) -> bytes:
+        """Read the whole body up front, even for requests we will refuse: bytes left
+        unread would be parsed as the next request on this keep-alive connection."""
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        try:
+            size = int(length)
+        except ValueError:
+            self.close_connection = True
+            raise HostError("bad Content-Length") from None
+        return self.rfile.read(size)
+
+    def _json_body(self) -> dict[str, Any]:
+        raw = self._body
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise HostError("body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise HostError("body must be a JSON object")
+        return body
+
+    def _dispatch(self, routes: dict[str, Any]) -> None:
+        path = urlsplit(self.path).path
+        try:
+            self._body = self._read_body()
+            if path == "/inspect" or path.startswith("/inspect/"):
+                self._inspect_route()
+                return
+            handler = routes.get(path)
+            if handler is None:
+                raise HostError(f"no route {self.command} {path}", status=404)
+            handler()
+        except InvalidField as exc:
+            self._send(400, {"error": str(exc)})
+        except HostError as exc:
+            self._send(exc.status, {"error": str(exc)})
+        except Exception as exc:  # a host bug must not kill the connection silently
+            self.log_error("internal error on %s %s: %r", self.command, path, exc)
+            self._send(500, {"error": f"internal error: {exc!r}"})
+
+    def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
+        self._dispatch({
+            "/finish": self._finish,
+            "/notice": self._notice,
+            "/voucher": self._voucher,
+            "/report": self._report,
+            "/exception": self._exception,
+            "/dev/advance": self._dev_advance,
+            "/dev/deposit": self._dev_deposit,
+            "/dev/inspect": self._dev_inspect,
+            "/dev/mine": self._dev_mine,
+        })
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch({
+            "/dev/block": self._dev_block,
+            "/dev/outputs": self._dev_outputs,
+            "/dev/status": self._dev_status,
+        })
+
+    @property
+    def host(self) -> HostState:
+        return self.server.host
+
+    # -- rollup side
+
+    def _finish(self) -> None:
+        restart = self.headers.get(RESTART_HEADER, "").strip() == "1"
+        raw = self._body
+        status = None
+        if not restart:
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                raise HostError("body is not valid JSON") from None
+            status = body.get("status") if isinstance(body, dict) else None
+        request = self.host.finish(status, restart=restart)
+        if request is None:
+            self._send(202)
+        else:
+            self._send(200, request.rollup_json())
+
+    def _notice(self) -> None:
+        body = self._json_body()
+        self._send(201, {"index": self.host.add_notice(body.get("payload"))})
+
+    def _voucher(self) -> None:
+        body = self._json_body()
+        index = self.host.add_voucher(body.get("destination"), body.get("payload"),
+                                      body.get("value"))
+        self._send(201, {"index": index})
+
+    def _report(self) -> None:
+        self.host.add_report(self._json_body().get("payload"))
+        self._send(201, {})
+
+    def _exception(self) -> None:
+        self.host.add_exception(self._json_body().get("payload"))
+        self._send(200, {})
+
+    # -- developer side
+
+    def _wait_and_answer(self, request: HostRequest, body: dict[str, Any]) -> None:
+        if body.get("wait", True) is False:
+            self._send(202, {"input_index": request.input_index, "status": request.status,
+                             "block_number": request.block_number})
+            return
+        timeout = body.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float))):
+            raise InvalidField("timeout", timeout, "number of seconds")
+        if not self.host.wait(request, timeout):
+            self._send(504, {"error": "timed out waiting for the DApp",
+                             "input_index": request.input_index, "status": request.status})
+            return
+        self._send(200, request.result_json())
+
+    def _dev_advance(self) -> None:
+        body = self._json_body()
+        payload = from_hex(body.get("payload", "0x"))
+        block = body.get("block")
+        metadata = body.get("metadata")
+        request = self.host.enqueue_advance(payload, sender=body.get("sender"),
+                                            block=block, metadata=metadata)
+        self._wait_and_answer(request, body)
+
+    def _dev_deposit(self) -> None:
+        body = self._json_body()
+        request = self.host.enqueue_deposit(
+            body.get("token"), body.get("sender"), parse_uint256(body.get("amount")),
+            from_hex(body.get("exec_layer_data", "0x"), "exec_layer_data"),
+            block=body.get("block"))
+        self._wait_and_answer(request, body)
+
+    def _dev_inspect(self) -> None:
+        body = self._json_body()
+        request = self.host.enqueue_inspect(from_hex(body.get("payload", "0x")))
+        self._wait_and_answer(request, body)
+
+    def _inspect_route(self) -> None:
+        """v1 ``GET /inspect/<path>`` (URL-decoded path bytes, query string included)
+        and ``POST /inspect[/<anything>]`` (raw body), as the nodes accept them."""
+        if self.command == "GET":
+            raw_path = self.path.split("/inspect", 1)[1]
+            payload = unquote_to_bytes(raw_path[1:] if raw_path.startswith("/") else raw_path)
+        else:
+            payload = self._body
+        request = self.host.enqueue_inspect(payload)
+        self._wait_and_answer(request, {})
+
+    def _dev_mine(self) -> None:
+        body = self._json_body()
+        self._send(200, {"block_number": self.host.mine(body.get("blocks", 1))})
+
+    def _dev_block(self) -> None:
+        self._send(200, {"block_number": self.host.block_number})
+
+    def _dev_outputs(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        raw = query.get("from", ["0"])[0]
+        if not raw.isdigit():
+            raise InvalidField("from", raw, "non-negative integer")
+        self._send(200, self.host.outputs(int(raw)))
+
+    def _dev_status(self) -> None:
+        self._send(200, self.host.status())
+
+
+class RollupHostServer(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` that owns one ``HostState``.
+
+    One thread per connection: the DApp's long-poll on ``/finish`` must not block the
+    developer's ``/dev/advance`` that will end it.
+    """
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], host: HostState) -> None:
+        self.host = host
+        super().__init__(address, Handler)
+
+    @property
+    def url(self) -> str:
+        addr, port = self.server_address[:2]
+        return f"http://{addr}:{port}"
+
+    def stop(self) -> None:
+        """Wake long-polls, stop ``serve_forever`` (if running) and close the socket."""
+        self.host.close()
+        if getattr(self, "_serving", False):
+            self.shutdown()
+        self.server_close()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._serving = True
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self._serving = False
+
+
+def make_server(host: str = "127.0.0.1", port: int = 5004,
+                **options: Any) -> RollupHostServer:
+    """Bind a server (``port=0`` picks a free port); ``options`` are ``HostConfig`` fields."""
+    return RollupHostServer((host, port), HostState(HostConfig(**options)))
+
+
+def start_in_thread(port: int = 0, host: str = "127.0.0.1",
+                    **options: Any) -> tuple[RollupHostServer, str]:
+    """Start a server in a daemon thread; return it and its base URL.
+
+    For tests, notebooks and ``up``: call ``server.stop()`` when done.
+    """
+    server = make_server(host, port, **options)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name="rollup-host", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not getattr(server, "_serving", False) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return server, server.url
