@@ -58,7 +58,8 @@ class Rpc:
             resp = self._session.post(self.url, json=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise L1Error(f"{method}: cannot reach {self.url}: {exc}") from exc
-        resp.raise_for_status()
+        if resp.status_code // 100 != 2:
+            raise L1Error(f"{method}: HTTP {resp.status_code} from {self.url}: {resp.text}")
         answer = resp.json()
         if answer.get("error"):
             err = answer["error"]
