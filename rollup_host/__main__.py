@@ -138,9 +138,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop the DApp first (SIGINT, then SIGTERM, then SIGKILL) and the host last, so the
     DApp never sees its host vanish mid-request.
     """
+    dapp = Path(args.dapp).resolve()
+    if not dapp.is_file():
+        print(f"error: DApp script {dapp} not found (use --dapp PATH)", file=sys.stderr)
+        return EXIT_ERROR
     server, url = start_in_thread(port=args.port, host=args.host, **_host_options(args))
     cfg = server.host.config
-    command = [sys.executable, str(Path(args.dapp).resolve())]
+    command = [sys.executable, str(dapp)]
     if args.db:
         command += ["--db", args.db]
     if args.rollups:

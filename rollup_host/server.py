@@ -23,11 +23,12 @@ from __future__ import annotations
 import collections
 import json
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from .codec import (
@@ -178,12 +179,15 @@ class HostState:
     # ----------------------------------------------------------------- rollup side
 
     def finish(self, status: str | None, restart: bool = False,
-               timeout: float | None = None) -> HostRequest | None:
+               timeout: float | None = None,
+               peer_alive: Callable[[], bool] | None = None) -> HostRequest | None:
         """Close the request in flight with ``status``, then wait for the next one.
 
         Returns the request now in flight, or ``None`` when nothing arrived within
         ``timeout`` (the HTTP layer answers 202). With ``restart`` the status is ignored
         and the request in flight, if any, is handed out again with its outputs dropped.
+        ``peer_alive`` is asked just before a queued request is handed out: a DApp that
+        died during the long-poll must not take an input with it.
         """
         if not restart and status not in ("accept", "reject"):
             raise HostError(f"status: expected 'accept' or 'reject', got {status!r}")
@@ -197,6 +201,8 @@ class HostState:
                 self._complete(ACCEPTED if status == "accept" else REJECTED)
             self._cond.wait_for(lambda: self._queue or self._closed, timeout)
             if self._closed or not self._queue:
+                return None
+            if peer_alive is not None and not peer_alive():
                 return None
             request = self._queue.popleft()
             request.status = PROCESSING
@@ -373,6 +379,10 @@ class HostState:
                 "chain_id": self.config.chain_id,
             }
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         """Wake every long-poll and waiter so threads end promptly on shutdown."""
         with self._cond:
@@ -429,6 +439,16 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.host.config.verbose:
             super().log_message(format, *args)
 
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+        super().log_message(format, *args)  # errors are always shown
+
+    def handle_expect_100(self) -> bool:
+        """Send ``100 Continue`` now: with a buffered ``wfile`` it would otherwise wait
+        in the buffer and clients such as curl would stall a second before the body."""
+        ok = super().handle_expect_100()
+        self.wfile.flush()
+        return ok
+
     # -- plumbing
 
     def _send(self, status: int, body: Any = None, raw: bytes | None = None) -> None:
@@ -480,9 +500,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": str(exc)})
         except HostError as exc:
             self._send(exc.status, {"error": str(exc)})
+        except ConnectionError:  # the peer went away (e.g. a killed DApp mid long-poll)
+            self.close_connection = True
         except Exception as exc:  # a host bug must not kill the connection silently
             self.log_error("internal error on %s %s: %r", self.command, path, exc)
-            self._send(500, {"error": f"internal error: {exc!r}"})
+            try:
+                self._send(500, {"error": f"internal error: {exc!r}"})
+            except ConnectionError:
+                self.close_connection = True
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
         self._dispatch({
@@ -510,6 +535,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- rollup side
 
+    def _peer_alive(self) -> bool:
+        """Peek at the socket without blocking: EOF or an error means the DApp left."""
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except BlockingIOError:
+            return True  # nothing to read: connection open, peer waiting
+        except OSError:
+            return False
+
     def _finish(self) -> None:
         restart = self.headers.get(RESTART_HEADER, "").strip() == "1"
         raw = self._body
@@ -520,7 +554,7 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 raise HostError("body is not valid JSON") from None
             status = body.get("status") if isinstance(body, dict) else None
-        request = self.host.finish(status, restart=restart)
+        request = self.host.finish(status, restart=restart, peer_alive=self._peer_alive)
         if request is None:
             self._send(202)
         else:
@@ -556,6 +590,8 @@ class Handler(BaseHTTPRequestHandler):
                                     or not isinstance(timeout, (int, float))):
             raise InvalidField("timeout", timeout, "number of seconds")
         if not self.host.wait(request, timeout):
+            if self.host.closed:
+                raise HostError("host is shutting down", status=503)
             self._send(504, {"error": "timed out waiting for the DApp",
                              "input_index": request.input_index, "status": request.status})
             return
@@ -630,6 +666,12 @@ class RollupHostServer(ThreadingHTTPServer):
     def url(self) -> str:
         addr, port = self.server_address[:2]
         return f"http://{addr}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client drops its connection; report anything else."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def stop(self) -> None:
         """Wake long-polls, stop ``serve_forever`` (if running) and close the socket."""

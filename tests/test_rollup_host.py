@@ -283,6 +283,23 @@ def test_restart_header_redelivers_the_same_request_without_its_outputs(make_hos
     assert entry["reports"] == []
 
 
+def test_dapp_dying_during_long_poll_does_not_take_the_next_input(make_host):
+    server, url, client = make_host(finish_timeout=5)
+    port = int(url.rsplit(":", 1)[1])
+    body = b'{"status":"accept"}'
+    with socket.create_connection(("127.0.0.1", port)) as dead:
+        dead.sendall(b"POST /finish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        time.sleep(0.1)  # the host is now long-polling for this connection
+    client.advance(ALICE, "0x01", wait=False)
+    time.sleep(0.3)  # long enough for the dead connection's long-poll to take it
+    status = client.status()
+    assert status["queued"] == 1 and status["in_flight"] is None
+    make_host.dapp(url, echo)
+    assert client.advance(ALICE, "0x02")["input_index"] == 1
+    assert [e["input_index"] for e in client.outputs()] == [0, 1]
+
+
 def test_restart_header_with_nothing_in_flight_just_waits(make_host):
     server, url, client = make_host(finish_timeout=0.1)
     response = requests.post(url + "/finish", data=b"not json",
