@@ -150,7 +150,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.rollups:
         command += ["--rollups", args.rollups]
     command += [a for a in args.dapp_args if a != "--"]
-    env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=url)
+    # Flags are the documented way to configure dapp.py; the same values also go in
+    # the environment (DAPP_DB, ROLLUPS_VERSION) for a DApp that reads its config there.
+    env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=url, ROLLUPS_VERSION=cfg.rollups)
+    if args.db:
+        env["DAPP_DB"] = args.db
     print(f"rollup host {cfg.rollups} on {url} (app {cfg.app}, portal {cfg.portal}); "
           f"starting {' '.join(command[1:])}", flush=True)
     child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
