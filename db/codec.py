@@ -8,6 +8,8 @@ exceed 256 bits (rate x block), so they use minimal two's complement.
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 Event = tuple[int, int, int]  # (block, rate change, lump), as in streamable_token.schedule
 
 
@@ -38,16 +40,15 @@ def pack_events(events: list[Event]) -> bytes:
     return bytes(out)
 
 
-def unpack_events(data: bytes) -> list[Event]:
-    events = []
+def iter_events(data: bytes) -> Iterator[Event]:
+    """Decode packed events one at a time, so a reader can stop early."""
     i, n = 0, len(data)
+    from_bytes = int.from_bytes
     while i < n:
-        block = int.from_bytes(data[i : i + 8], "big")
+        block = from_bytes(data[i : i + 8], "big")
         rl = data[i + 8]
-        r = int.from_bytes(data[i + 9 : i + 9 + rl], "big", signed=True)
         j = i + 9 + rl
+        r = from_bytes(data[i + 9 : j], "big", signed=True)
         ll = data[j]
-        lump = int.from_bytes(data[j + 1 : j + 1 + ll], "big", signed=True)
-        events.append((block, r, lump))
         i = j + 1 + ll
-    return events
+        yield block, r, from_bytes(data[j + 1 : i], "big", signed=True)

@@ -42,9 +42,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE tree_nodes (
         side_key INTEGER NOT NULL,
         node     INTEGER NOT NULL,
-        r        BLOB NOT NULL,    -- signed minimal two's complement
-        rb       BLOB NOT NULL,
-        l        BLOB NOT NULL,
+        r        BLOB NOT NULL,    -- Σ rate changes, signed minimal two's complement
+        c        BLOB NOT NULL,    -- Σ (lump - rate change * block)
         PRIMARY KEY (side_key, node)
     ) WITHOUT ROWID;
     CREATE TABLE streams (
@@ -104,5 +103,6 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: keeps hot tree pages in memory
     migrate(conn)
     return conn

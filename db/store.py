@@ -11,7 +11,7 @@ from db.codec import (
     int_to_blob,
     pack_events,
     uint_to_blob,
-    unpack_events,
+    iter_events,
 )
 from streamable_token.schedule import Delta, Ledger, Side
 
@@ -91,8 +91,8 @@ def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Opt
         block=block,
         available=blob_to_uint(avail),
         committed=blob_to_uint(comm),
-        incoming=Side(blob_to_uint(in_rate), unpack_events(in_ev), in_tree),
-        outgoing=Side(blob_to_uint(out_rate), unpack_events(out_ev), out_tree),
+        incoming=Side(blob_to_uint(in_rate), None, in_tree, in_ev, iter_events),
+        outgoing=Side(blob_to_uint(out_rate), None, out_tree, out_ev, iter_events),
     )
 
 
@@ -115,8 +115,8 @@ def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
             uint_to_blob(ledger.committed),
             uint_to_blob(i.rate),
             uint_to_blob(o.rate),
-            pack_events(i.events),
-            pack_events(o.events),
+            i.packed(pack_events),
+            o.packed(pack_events),
             i.tree_size,
             o.tree_size,
             ledger.id,
@@ -142,17 +142,18 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
         return {}
     marks = ",".join("?" * len(keys))
     rows = conn.execute(
-        f"SELECT node, r, rb, l FROM tree_nodes WHERE side_key = ? AND node IN ({marks})",
+        f"SELECT node, r, c FROM tree_nodes WHERE side_key = ? AND node IN ({marks})",
         (side_key, *keys),
     )
-    return {n: (blob_to_int(r), blob_to_int(rb), blob_to_int(l)) for n, r, rb, l in rows}
+    return {n: (blob_to_int(r), blob_to_int(c)) for n, r, c in rows}
 
 
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
     conn.executemany(
-        "INSERT OR REPLACE INTO tree_nodes (side_key, node, r, rb, l) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO tree_nodes (side_key, node, r, c) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (side_key, node) DO UPDATE SET r = excluded.r, c = excluded.c",
         [
-            (side_key, n, int_to_blob(v[0]), int_to_blob(v[1]), int_to_blob(v[2]))
+            (side_key, n, int_to_blob(v[0]), int_to_blob(v[1]))
             for n, v in sorted(nodes.items())
         ],
     )

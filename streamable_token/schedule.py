@@ -5,10 +5,10 @@ rises by ``rate``; at its end block the rate falls by ``rate`` and the ``remaind
 as a lump. The amount that has flowed by block ``b`` since a settled block ``b0`` is then
 
     flow(b) = rate0 * (b - b0) + sum over events b0 < b_k <= b of R_k * (b - b_k) + L_k
-            = rate0 * (b - b0) + b * ΣR - Σ(R * b_k) + ΣL
+            = rate0 * (b - b0) + b * ΣR + Σ(L_k - R_k * b_k)
 
-so a schedule needs only three running sums over its pending events, ``(ΣR, ΣRb, ΣL)``
-(a :data:`Delta`), never a loop over streams. Small schedules keep their pending events
+so a schedule needs only two running sums over its pending events, ``(ΣR, ΣC)`` with
+``C = L - R * b`` (a :data:`Delta`), never a loop over streams. Small schedules keep their pending events
 inline; large ones (a DEX pool, a payroll treasury) keep them in a Fenwick tree over
 block numbers, so a prefix sum costs O(log blocks) row reads whatever the stream count.
 
@@ -16,31 +16,32 @@ Nothing here does I/O: the token service loads rows, calls these, and stores the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
 
-Delta = tuple[int, int, int]
-"""(ΣR, Σ R·block, ΣL): rate changes, rate changes weighted by their block, lumps."""
+Delta = tuple[int, int]
+"""(ΣR, ΣC): rate changes, and lumps minus rate changes times their block."""
 
-ZERO: Delta = (0, 0, 0)
+ZERO: Delta = (0, 0)
 Event = tuple[int, int, int]
 """(block, rate change, lump) of one pending event, aggregated per block."""
 
 
 def add(a: Delta, b: Delta) -> Delta:
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+    return (a[0] + b[0], a[1] + b[1])
 
 
 def sub(a: Delta, b: Delta) -> Delta:
-    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
+    return (a[0] - b[0], a[1] - b[1])
 
 
 def event_delta(block: int, rate_change: int, lump: int) -> Delta:
-    return (rate_change, rate_change * block, lump)
+    return (rate_change, lump - rate_change * block)
 
 
 def flow(rate: int, b0: int, b: int, pending: Delta) -> int:
     """Amount that flowed over (b0, b] given the rate at b0 and the events in (b0, b]."""
-    return rate * (b - b0) + b * pending[0] - pending[1] + pending[2]
+    return rate * (b - b0) + b * pending[0] + pending[1]
 
 
 # --- one stream ---------------------------------------------------------------------
@@ -78,6 +79,18 @@ def settle_events(events: list[Event], b0: int, b: int) -> tuple[Delta, list[Eve
         else:
             rest.append(ev)
     return total, rest
+
+
+def pending_sum(events: Iterable[Event], b: int) -> Delta:
+    """Sum of sorted pending events up to ``b``; stops at the first later one, so a read at
+    the current block decodes only the few events since the last settlement."""
+    r = c = 0
+    for block, rate_change, lump in events:
+        if block > b:
+            break
+        r += rate_change
+        c += lump - rate_change * block
+    return (r, c)
 
 
 def merge_event(events: list[Event], event: Event) -> list[Event]:
@@ -158,19 +171,55 @@ def prefix_sum(nodes: dict[int, Delta], path: list[int]) -> Delta:
 
 # --- one side of an account's ledger ---------------------------------------------------
 
-INLINE_MAX_EVENTS = 16
+INLINE_MAX_EVENTS = 128
 """Past this many pending events a side moves to the Fenwick tree."""
 
 
-@dataclass
 class Side:
     """One direction of flow on a ledger: incoming (adds to available) or outgoing
     (drains committed). ``rate`` is the flow per block at the ledger's settled block;
-    pending events are either ``events`` (inline) or in the tree of ``tree_size`` > 0."""
+    pending events are either inline or in the tree of ``tree_size`` > 0. Inline events
+    stay packed until a write needs the list, since most reads need only a prefix."""
 
-    rate: int
-    events: list[Event]
-    tree_size: int = 0
+    __slots__ = ("rate", "tree_size", "_packed", "_events", "_decode")
+
+    def __init__(
+        self,
+        rate: int,
+        events: list[Event] | None = None,
+        tree_size: int = 0,
+        packed: bytes = b"",
+        decode: Callable[[bytes], Iterator[Event]] | None = None,
+    ) -> None:
+        self.rate = rate
+        self.tree_size = tree_size
+        self._events = events
+        self._packed = packed
+        self._decode = decode
+
+    @property
+    def events(self) -> list[Event]:
+        if self._events is None:
+            self._events = list(self._decode(self._packed)) if self._packed else []
+        return self._events
+
+    @events.setter
+    def events(self, value: list[Event]) -> None:
+        self._events = value
+
+    def iter_events(self) -> Iterable[Event]:
+        if self._events is not None:
+            return self._events
+        return self._decode(self._packed) if self._packed else ()
+
+    def packed(self, encode: Callable[[list[Event]], bytes]) -> bytes:
+        """The stored form: the bytes as loaded if the list was never touched."""
+        return self._packed if self._events is None else encode(self._events)
+
+    @property
+    def idle(self) -> bool:
+        """No flow and nothing pending: its flow is zero at every later block."""
+        return not self.rate and not self.tree_size and not (self._packed if self._events is None else self._events)
 
 
 @dataclass

@@ -40,6 +40,7 @@ from streamable_token.schedule import (
     prefix_sum,
     query_path,
     segment_events,
+    pending_sum,
     settle_events,
     split_amount,
     sub,
@@ -127,7 +128,7 @@ class StreamableToken:
     def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
         """Sum of the side's pending events in (ledger.block, b]."""
         if not side.tree_size:
-            return settle_events(side.events, ledger.block, b)[0]
+            return pending_sum(side.iter_events(), b)
         n = side.tree_size
         hi, lo = query_path(b, n), query_path(ledger.block, n)
         nodes = store.load_nodes(self.conn, ledger.id * 2 + which, hi + lo)
@@ -139,7 +140,7 @@ class StreamableToken:
         if block == ledger.block:
             return
         for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
-            if not side.rate and not side.events and not side.tree_size:
+            if side.idle:
                 continue
             pending = self._side_pending(ledger, which, side, block)
             moved = flow(side.rate, ledger.block, block, pending)
@@ -436,7 +437,7 @@ class StreamableToken:
         available, committed = ledger.available, ledger.committed
         if block > ledger.block:
             for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
-                if not side.rate and not side.events and not side.tree_size:
+                if side.idle:
                     continue
                 moved = flow(side.rate, ledger.block, block, self._side_pending(ledger, which, side, block))
                 if which == INCOMING:

@@ -273,7 +273,7 @@ class EngineMachine(RuleBasedStateMachine):
 class TreeMachine(EngineMachine):
     """The same, with every schedule pushed into the Fenwick tree at once."""
 
-    inline_max = 0
+    inline_max = 2
 
 
 settings_ = settings(max_examples=80, stateful_step_count=40, deadline=None,
