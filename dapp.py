@@ -1,0 +1,145 @@
+"""Streamable Token DApp: the shell that speaks the Cartesi rollup HTTP API.
+
+Loops on ``POST /finish``, hands each advance or inspect request to the router, and posts
+the outputs the router produces. It never dies on the server's account: a connection
+error, an unexpected status or a body that is not the expected JSON is logged and retried
+with capped exponential backoff, with the same finish status, so no input is lost or
+applied twice.
+
+Configuration (flags win over the environment):
+  ROLLUP_HTTP_SERVER_URL   rollup server (default http://127.0.0.1:5004)
+  --db / DAPP_DB           SQLite database (default db/dapp.sqlite)
+  --rollups / ROLLUPS_VERSION   v2 (default) or v1
+  --deployment / DAPP_DEPLOYMENT  JSON with erc20_portal and application addresses
+  PORTAL_ADDRESS, APP_ADDRESS     override the portal / application address
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any, Optional
+
+import requests
+
+from rollup.router import Config, Output, OutputRefused, Router
+from streamable_token import StreamableToken
+from streamable_token.addresses import checksum
+
+log = logging.getLogger("dapp")
+DEFAULT_URL = "http://127.0.0.1:5004"
+DEFAULT_DB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "db", "dapp.sqlite")
+RESTART_HEADER = {"X-Rollup-Restart": "1"}  # local-host extension; real nodes ignore it
+
+
+def load_config(argv: Optional[list[str]] = None) -> tuple[str, str, Config]:
+    parser = argparse.ArgumentParser(description="Streamable Token Cartesi DApp")
+    parser.add_argument("--db", default=os.environ.get("DAPP_DB", DEFAULT_DB))
+    parser.add_argument("--rollups", choices=("v2", "v1"), default=os.environ.get("ROLLUPS_VERSION", "v2"))
+    parser.add_argument("--deployment", default=os.environ.get("DAPP_DEPLOYMENT"))
+    parser.add_argument("--url", default=os.environ.get("ROLLUP_HTTP_SERVER_URL", DEFAULT_URL))
+    args = parser.parse_args(argv)
+    if args.rollups not in ("v1", "v2"):
+        parser.error(f"ROLLUPS_VERSION must be v1 or v2, got {args.rollups!r}")
+    portal = app = None
+    if args.deployment:
+        with open(args.deployment) as fh:
+            deployment = json.load(fh)
+        portal, app = deployment.get("erc20_portal"), deployment.get("application")
+    portal = os.environ.get("PORTAL_ADDRESS", portal)
+    app = os.environ.get("APP_ADDRESS", app)
+    return args.url.rstrip("/"), args.db, Config(version=args.rollups, portal=portal, app=app)
+
+
+class RollupClient:
+    """The HTTP side: one session, outputs posted and checked, /finish with backoff."""
+
+    def __init__(self, url: str, max_backoff: float = 5.0) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.max_backoff = max_backoff
+
+    def emit(self, output: Output) -> None:
+        try:
+            resp = self.session.post(f"{self.url}/{output.kind}", json=output.body, timeout=30)
+        except requests.RequestException as err:
+            raise OutputRefused(f"{output.kind} not delivered: {err}") from None
+        if not 200 <= resp.status_code < 300:
+            raise OutputRefused(f"{output.kind} refused: HTTP {resp.status_code} {resp.text[:200]}")
+
+    def finish(self, status: str, first: bool) -> dict:
+        """POST /finish until the server hands over a request; returns it."""
+        delay = 0.05
+        while True:
+            problem = None
+            try:
+                resp = self.session.post(
+                    f"{self.url}/finish", json={"status": status},
+                    headers=RESTART_HEADER if first else None, timeout=60,
+                )
+                if resp.status_code == 202:
+                    delay = 0.05
+                    continue
+                if resp.status_code == 200:
+                    request = resp.json()
+                    if (
+                        isinstance(request, dict)
+                        and request.get("request_type") in ("advance_state", "inspect_state")
+                        and isinstance(request.get("data"), dict)
+                    ):
+                        return request
+                    problem = f"unexpected body {resp.text[:200]!r}"
+                else:
+                    problem = f"HTTP {resp.status_code}"
+            except (requests.RequestException, ValueError) as err:
+                problem = f"{type(err).__name__}: {err}"
+            log.warning("/finish failed (%s); retrying in %.2f s", problem, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+
+def handle(router: Router, client: RollupClient, request: dict) -> str:
+    data: dict[str, Any] = request["data"]
+    started = time.perf_counter()
+    if request["request_type"] == "advance_state":
+        status = router.advance(data.get("metadata"), data.get("payload"), client.emit)
+        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        log.info(
+            "advance #%s from %s at block %s: %s (%.1f ms)",
+            meta.get("input_index"), meta.get("msg_sender"), meta.get("block_number"),
+            status, (time.perf_counter() - started) * 1000,
+        )
+        return status
+    status, outputs = router.inspect(data.get("payload"))
+    for out in outputs:
+        try:
+            client.emit(out)
+        except OutputRefused as err:
+            log.warning("inspect report not delivered: %s", err)
+    log.info("inspect: %s (%.1f ms)", status, (time.perf_counter() - started) * 1000)
+    return status
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    url, db_path, config = load_config(argv)
+    os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+    router = Router(StreamableToken(db_path), config)
+    client = RollupClient(url)
+    log.info("streamable token DApp: rollups %s, server %s, db %s, portal %s",
+             config.version, url, db_path, checksum(router.portal))
+    status, first = "accept", True
+    while True:
+        request = client.finish(status, first)
+        first = False
+        status = handle(router, client, request)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,1 @@
+"""The rollup adapter: Cartesi payload codecs, JSON op parsing, the input router."""

@@ -1,0 +1,143 @@
+"""Inspect routes: read-only questions, as a path or as the same thing in JSON.
+
+    balance/<token>/<account>[/<block>]
+    stream/<id>
+    streams/<account>[?role=&active_at=&after=&limit=]
+    token/<token>
+    state-hash
+    {"route": "balance", "token": T, "account": A, "block": N}   (JSON form of any route)
+
+A block left out means the block of the last accepted advance input.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rollup.ops import load_json
+from streamable_token import StreamableToken
+from streamable_token.addresses import checksum, parse_address
+from streamable_token.errors import InvalidInput
+
+_PATH = re.compile(r"[A-Za-z0-9/?&=_-]{1,200}")
+_INT = re.compile(r"0|[1-9][0-9]{0,18}")
+# route -> (positional fields, optional query fields)
+ROUTES = {
+    "balance": (["token", "account"], ["block"]),
+    "stream": (["id"], []),
+    "streams": (["account"], ["role", "active_at", "after", "limit"]),
+    "token": (["token"], []),
+    "state-hash": ([], []),
+}
+_INT_FIELDS = {"block", "id", "active_at", "after", "limit"}
+
+
+def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
+    """(route, fields) from a path or a JSON query; refuse anything unexpected."""
+    if payload[:1] == b"{":
+        obj = load_json(payload)
+        if not isinstance(obj, dict) or obj.get("route") not in ROUTES:
+            raise InvalidInput("route", obj.get("route") if isinstance(obj, dict) else obj, f"one of {', '.join(ROUTES)}")
+        route = obj.pop("route")
+        fields = obj
+    else:
+        try:
+            text = payload.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidInput("path", payload[:80], "an ASCII inspect path") from None
+        if not _PATH.fullmatch(text) or "//" in text:
+            raise InvalidInput("path", text[:80], "route/arg[/arg][?key=value&...] of letters, digits, -, _")
+        path, _, query = text.partition("?")
+        parts = path.strip("/").split("/")
+        route = parts[0]
+        if route not in ROUTES:
+            raise InvalidInput("route", route, f"one of {', '.join(ROUTES)}")
+        positional, optional = ROUTES[route]
+        args = parts[1:]
+        if route == "balance" and len(args) == 3:
+            args, block = args[:2], args[2]
+            fields = {"block": block}
+        else:
+            fields = {}
+        if len(args) != len(positional):
+            raise InvalidInput("path", text, f"{route}/" + "/".join(f"<{p}>" for p in positional))
+        fields.update(zip(positional, args))
+        for pair in query.split("&") if query else []:
+            key, eq, value = pair.partition("=")
+            if not eq or key not in optional or key in fields:
+                raise InvalidInput("query", pair, f"each of {', '.join(optional) or 'nothing'} at most once as key=value")
+            fields[key] = value
+    positional, optional = ROUTES[route]
+    allowed = set(positional) | set(optional)
+    extra = sorted(set(fields) - allowed)
+    if extra:
+        raise InvalidInput(extra[0], fields[extra[0]], f"no such field for {route}; fields are {', '.join(sorted(allowed)) or 'none'}")
+    for key in positional:
+        if key not in fields:
+            raise InvalidInput(key, None, f"a value: {route} requires {key}")
+    for key in _INT_FIELDS & set(fields):
+        fields[key] = _int(key, fields[key])
+    if route == "balance":
+        fields.setdefault("block", default_block)
+    return route, fields
+
+
+def _int(key: str, value: Any) -> int:
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value):
+        return int(value)
+    raise InvalidInput(key, value, "a non-negative integer")
+
+
+def stream_json(s, block: int) -> dict:
+    return {
+        "id": s.id,
+        "token": s.token,
+        "sender": s.sender,
+        "receiver": s.receiver,
+        "amount": str(s.amount),
+        "start_block": s.start_block,
+        "end_block": s.end_block,
+        "duration": s.duration,
+        "rate": str(s.rate),
+        "remainder": str(s.remainder),
+        "canceled_block": s.canceled_block,
+        "status": s.status_at(block).value,
+        "streamed": str(s.streamed_at(block)),
+        "block": block,
+    }
+
+
+def answer(engine: StreamableToken, payload: bytes, last_block: int) -> dict:
+    route, f = parse(payload, last_block)
+    if route == "balance":
+        bal = engine.realtime_balance_of(f["token"], f["account"], f["block"])
+        return {
+            "token": checksum(parse_address(f["token"], "token")),
+            "account": checksum(parse_address(f["account"], "account")),
+            "balance": str(bal.balance),
+            "available": str(bal.available),
+            "committed": str(bal.committed),
+            "block": f["block"],
+        }
+    if route == "stream":
+        return stream_json(engine.get_stream(f["id"]), last_block)
+    if route == "streams":
+        limit = f.get("limit", 100)
+        page = engine.streams_of(f["account"], role=f.get("role", "all"), active_at=f.get("active_at"),
+                                 limit=limit, after_id=f.get("after", 0))
+        return {
+            "account": checksum(parse_address(f["account"], "account")),
+            "streams": [stream_json(s, last_block) for s in page],
+            "next_after": page[-1].id if len(page) == limit else None,
+        }
+    if route == "token":
+        deposited, withdrawn = engine.token_totals(f["token"])
+        return {
+            "token": checksum(parse_address(f["token"], "token")),
+            "deposited": str(deposited),
+            "withdrawn": str(withdrawn),
+            "total_supply": str(deposited - withdrawn),
+        }
+    return {"state_hash": engine.state_hash(), "block": last_block}

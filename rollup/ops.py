@@ -1,0 +1,136 @@
+"""User commands: strict JSON in, validated ops out.
+
+The field names are the public interface. Everything that is not exactly right is refused
+with the field it concerns: unknown ops, extra or missing fields, wrong types, floats,
+exponents, leading zeros, signs or spaces in amounts, duplicated keys, deep nesting.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from streamable_token.addresses import parse_address
+from streamable_token.errors import InvalidInput
+
+MAX_UINT256 = 2**256 - 1
+MAX_INT = 2**62
+MAX_PAYLOAD = 64 * 1024
+MAX_BATCH = 256
+_DECIMAL = re.compile(r"(0|[1-9][0-9]{0,77})")
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    fields: dict
+
+
+# name -> {field: (kind, required)}
+SCHEMAS: dict[str, dict[str, tuple[str, bool]]] = {
+    "transfer": {"token": ("address", True), "receiver": ("address", True), "amount": ("amount", True)},
+    "open_stream": {
+        "token": ("address", True),
+        "receiver": ("address", True),
+        "amount": ("amount", True),
+        "duration": ("int", True),
+        "start_block": ("int", False),
+    },
+    "cancel_stream": {"stream_id": ("int", True)},
+    "update_stream": {"stream_id": ("int", True), "amount": ("amount", False), "end_block": ("int", False)},
+    "withdraw": {"token": ("address", True), "amount": ("amount", True)},
+    "batch": {"ops": ("ops", True)},
+}
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise InvalidInput(key, value, "each key once (duplicated key)")
+        out[key] = value
+    return out
+
+
+def _refuse_float(text: str) -> Any:
+    raise InvalidInput("number", text, "an integer (amounts as decimal strings); no fractions or exponents")
+
+
+def _refuse_constant(text: str) -> Any:
+    raise InvalidInput("number", text, "a finite integer")
+
+
+def load_json(payload: bytes) -> Any:
+    """Decode UTF-8 JSON strictly (no floats, NaN, duplicate keys), within a size limit."""
+    if len(payload) > MAX_PAYLOAD:
+        raise InvalidInput("payload", f"{len(payload)} bytes", f"at most {MAX_PAYLOAD} bytes")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidInput("payload", f"byte {err.start}", "UTF-8 encoded JSON") from None
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_refuse_float,
+            parse_constant=_refuse_constant,
+        )
+    except RecursionError:
+        raise InvalidInput("payload", "deeply nested JSON", "a flat JSON object") from None
+    except json.JSONDecodeError as err:
+        raise InvalidInput("payload", f"{err.msg} at character {err.pos}", "valid JSON") from None
+
+
+def _amount(field: str, value: Any) -> int:
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+        raise InvalidInput(field, value, "a decimal string like \"1000\" (no sign, spaces, leading zeros)")
+    amount = int(value)
+    if not 1 <= amount <= MAX_UINT256:
+        raise InvalidInput(field, value, "an amount in 1..2^256-1")
+    return amount
+
+
+def _int(field: str, value: Any) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise InvalidInput(field, value, f"a JSON integer in 0..{MAX_INT}")
+    return value
+
+
+def parse_op(obj: Any, nested: bool = False) -> Op:
+    """One validated op from a decoded JSON object."""
+    if not isinstance(obj, dict):
+        raise InvalidInput("payload", type(obj).__name__, "a JSON object with an \"op\" field")
+    name = obj.get("op")
+    if name not in SCHEMAS or (nested and name == "batch"):
+        allowed = ", ".join(n for n in SCHEMAS if not (nested and n == "batch"))
+        raise InvalidInput("op", name, f"one of {allowed}")
+    schema = SCHEMAS[name]
+    extra = sorted(set(obj) - set(schema) - {"op"})
+    if extra:
+        raise InvalidInput(extra[0], obj[extra[0]], f"no such field for {name}; fields are {', '.join(schema)}")
+    fields: dict = {}
+    for field, (kind, required) in schema.items():
+        if field not in obj:
+            if required:
+                raise InvalidInput(field, None, f"a value: {name} requires {field}")
+            continue
+        value = obj[field]
+        if kind == "address":
+            fields[field] = parse_address(value, field)
+        elif kind == "amount":
+            fields[field] = _amount(field, value)
+        elif kind == "int":
+            fields[field] = _int(field, value)
+        else:
+            if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH:
+                raise InvalidInput(field, type(value).__name__, f"a list of 1..{MAX_BATCH} ops")
+            fields[field] = [parse_op(item, nested=True) for item in value]
+    if name == "update_stream" and "amount" not in fields and "end_block" not in fields:
+        raise InvalidInput("amount", None, "a new amount and/or end_block")
+    return Op(name, fields)
+
+
+def parse_command(payload: bytes) -> Op:
+    return parse_op(load_json(payload))
+

@@ -1,0 +1,246 @@
+"""The input router: one rollup input in, one transaction, outputs out.
+
+The service layer of the DApp. It decodes an advance input, runs it against the engine in
+ONE SQLite transaction, hands each output to ``emit`` (the shell posts it over HTTP and
+raises :class:`OutputRefused` if the server refuses it), and commits only when every
+output was accepted. Any refusal or exception rolls everything back and leaves one error
+report. Inspects run read-only and are always rolled back.
+
+Crash safety: an accepted input's outputs are stored with it, so if the rollup node
+re-delivers an input whose transaction already committed (the DApp died before
+``/finish``), the same outputs are emitted again instead of applying it twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from db import store
+from rollup import inspect as inspect_routes
+from rollup.inspect import stream_json
+from rollup.codec import (
+    PORTALS,
+    Metadata,
+    canonical_json,
+    decode_deposit,
+    from_hex,
+    parse_metadata,
+    to_hex,
+    transfer_call,
+    voucher_body,
+)
+from rollup.ops import Op, parse_command
+from streamable_token import StreamableToken, StreamError
+from streamable_token.addresses import checksum, parse_address
+from streamable_token.errors import InvalidInput
+
+log = logging.getLogger("dapp.router")
+
+
+@dataclass(frozen=True)
+class Output:
+    """A notice, a report, or a voucher (``body`` is the JSON the rollup server takes)."""
+
+    kind: str
+    body: dict
+
+
+class OutputRefused(Exception):
+    """The rollup server did not accept an output; the input must be rolled back."""
+
+
+@dataclass(frozen=True)
+class Config:
+    version: str = "v2"
+    portal: Optional[str] = None
+    app: Optional[str] = None
+
+    @property
+    def portal_bytes(self) -> bytes:
+        return parse_address(self.portal or PORTALS[self.version], "portal")
+
+    @property
+    def app_bytes(self) -> Optional[bytes]:
+        return parse_address(self.app, "app") if self.app else None
+
+
+def notice(event: str, **fields) -> Output:
+    return Output("notice", {"payload": to_hex(canonical_json({"event": event, **fields}))})
+
+
+def report(obj: dict) -> Output:
+    return Output("report", {"payload": to_hex(canonical_json(obj))})
+
+
+def error_report(err: BaseException) -> Output:
+    body = {"type": type(err).__name__, "message": str(err)}
+    if isinstance(err, InvalidInput):
+        body["field"] = err.field
+    return report({"error": body})
+
+
+Emit = Callable[[Output], None]
+LAST_INPUT = "last_input"
+LAST_BLOCK = "last_block"
+
+
+class Router:
+    def __init__(self, engine: StreamableToken, config: Config = Config()) -> None:
+        self.engine = engine
+        self.conn = engine.conn
+        self.config = config
+        self.portal = config.portal_bytes
+        self.app = config.app_bytes
+
+    # --- advance --------------------------------------------------------------------
+
+    def advance(self, metadata: dict, payload_hex: str, emit: Emit) -> str:
+        """Run one advance input; returns ``"accept"`` or ``"reject"``."""
+        try:
+            meta = parse_metadata(metadata, self.config.version)
+            payload = from_hex(payload_hex)
+            if self.app is not None and meta.app_contract not in (None, self.app):
+                raise InvalidInput("metadata.app_contract", checksum(meta.app_contract), checksum(self.app))
+        except StreamError as err:
+            return self._reject(err, emit)
+        key = hashlib.sha256(canonical_json(metadata) + payload).digest()
+        replay = self._stored_outputs(key)
+        if replay is not None:
+            log.info("input %d re-delivered after commit: re-emitting its outputs", meta.input_index)
+            for out in replay:
+                emit(out)
+            return "accept"
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            outputs = self._run(meta, payload)
+            store.set_meta(self.conn, LAST_BLOCK, meta.block_number.to_bytes(8, "big"))
+            store.set_meta(self.conn, LAST_INPUT, key + canonical_json([[o.kind, o.body] for o in outputs]))
+            for out in outputs:
+                emit(out)
+            self.conn.execute("COMMIT")
+            return "accept"
+        except StreamError as err:
+            self.conn.execute("ROLLBACK")
+            return self._reject(err, emit)
+        except OutputRefused as err:
+            self.conn.execute("ROLLBACK")
+            return self._reject(err, emit)
+        except Exception as err:  # a bug must not take the node down, nor half-apply
+            self.conn.execute("ROLLBACK")
+            log.error("input %d failed: %s", meta.input_index, traceback.format_exc())
+            return self._reject(RuntimeError(f"internal error: {type(err).__name__}"), emit)
+
+    def _reject(self, err: BaseException, emit: Emit) -> str:
+        try:
+            emit(error_report(err))
+        except OutputRefused:
+            log.warning("the rollup server refused the error report too")
+        return "reject"
+
+    def _stored_outputs(self, key: bytes) -> Optional[list[Output]]:
+        raw = store.get_meta(self.conn, LAST_INPUT)
+        if raw is None or raw[:32] != key:
+            return None
+        return [Output(kind, body) for kind, body in json.loads(raw[32:])]
+
+    def last_block(self) -> int:
+        raw = store.get_meta(self.conn, LAST_BLOCK)
+        return int.from_bytes(raw, "big") if raw else 0
+
+    def _run(self, meta: Metadata, payload: bytes) -> list[Output]:
+        if meta.msg_sender == self.portal:
+            return self._deposit(meta, payload)
+        try:
+            op = parse_command(payload)
+        except InvalidInput as err:
+            if len(payload) >= 72 and err.field == "payload":
+                raise InvalidInput(
+                    "msg_sender", checksum(meta.msg_sender),
+                    f"the ERC-20 portal {checksum(self.portal)} for a deposit payload; other senders send UTF-8 JSON commands",
+                ) from None
+            raise
+        return self._apply(op, meta.msg_sender, meta.block_number)
+
+    def _deposit(self, meta: Metadata, payload: bytes) -> list[Output]:
+        dep = decode_deposit(payload, self.config.version)
+        token, account = checksum(dep.token), checksum(dep.sender)
+        if not dep.success:
+            return [report({"deposit": "failed on L1: nothing credited", "token": token, "account": account})]
+        outputs = []
+        if dep.amount:
+            self.engine.mint(dep.token, dep.sender, dep.amount, block=meta.block_number)
+            outputs.append(notice("deposit", token=token, account=account, amount=str(dep.amount), block=meta.block_number))
+        if dep.exec_layer_data:
+            # The deposit stands whatever its attached command does: tokens already sit
+            # in the application on L1, so refusing the input would strand them.
+            self.conn.execute("SAVEPOINT exec_layer")
+            try:
+                outputs += self._apply(parse_command(dep.exec_layer_data), dep.sender, meta.block_number)
+                self.conn.execute("RELEASE exec_layer")
+            except StreamError as err:
+                self.conn.execute("ROLLBACK TO exec_layer")
+                self.conn.execute("RELEASE exec_layer")
+                outputs.append(error_report(err))
+        return outputs
+
+    def _apply(self, op: Op, caller: bytes, block: int) -> list[Output]:
+        f = op.fields
+        e = self.engine
+        if op.name == "batch":
+            outputs: list[Output] = []
+            for sub in f["ops"]:
+                outputs += self._apply(sub, caller, block)
+            ids = [i for i in (self._opened_id(o) for o in outputs) if i is not None]
+            outputs.append(notice("batch", ops=len(f["ops"]), stream_ids=ids, block=block))
+            return outputs
+        who = checksum(caller)
+        if op.name == "transfer":
+            e.transfer(f["token"], caller, f["receiver"], f["amount"], block)
+            return [notice("transfer", token=checksum(f["token"]), sender=who,
+                           receiver=checksum(f["receiver"]), amount=str(f["amount"]), block=block)]
+        if op.name == "open_stream":
+            start = f.get("start_block", block)
+            sid = e.open_stream(f["token"], caller, f["receiver"], f["amount"], start, f["duration"], block)
+            return [notice("stream_opened", **stream_json(e.get_stream(sid), block))]
+        if op.name == "cancel_stream":
+            streamed, refunded = e.cancel_stream(f["stream_id"], caller, block)
+            return [notice("stream_canceled", id=f["stream_id"], by=who, streamed=str(streamed),
+                           refunded=str(refunded), block=block)]
+        if op.name == "update_stream":
+            e.update_stream(f["stream_id"], caller, block, new_amount=f.get("amount"), new_end_block=f.get("end_block"))
+            return [notice("stream_updated", **stream_json(e.get_stream(f["stream_id"]), block))]
+        # withdraw
+        e.burn(f["token"], caller, f["amount"], block)
+        voucher = Output("voucher", voucher_body(f["token"], transfer_call(caller, f["amount"]), self.config.version))
+        return [voucher, notice("withdrawal", token=checksum(f["token"]), account=who,
+                                amount=str(f["amount"]), block=block)]
+
+    @staticmethod
+    def _opened_id(out: Output) -> Optional[int]:
+        if out.kind != "notice":
+            return None
+        body = json.loads(bytes.fromhex(out.body["payload"][2:]))
+        return body["id"] if body.get("event") == "stream_opened" else None
+
+    # --- inspect --------------------------------------------------------------------
+
+    def inspect(self, payload_hex: str) -> tuple[str, list[Output]]:
+        """Answer a query read-only: ``("accept", [report])`` or ``("reject", [error])``."""
+        self.conn.execute("BEGIN")
+        self.conn.execute("PRAGMA query_only = 1")
+        try:
+            answer = inspect_routes.answer(self.engine, from_hex(payload_hex), self.last_block())
+            return "accept", [report(answer)]
+        except StreamError as err:
+            return "reject", [error_report(err)]
+        except Exception as err:
+            log.error("inspect failed: %s", traceback.format_exc())
+            return "reject", [error_report(RuntimeError(f"internal error: {type(err).__name__}"))]
+        finally:
+            self.conn.execute("PRAGMA query_only = 0")
+            self.conn.execute("ROLLBACK")
+
