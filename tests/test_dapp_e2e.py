@@ -1,0 +1,195 @@
+"""End to end over real HTTP: the local rollup host and the real dapp.py loop."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from eth_abi import decode as abi_decode
+
+from dapp import RollupClient
+from rollup.codec import ERC20_TRANSFER_SELECTOR
+from tests.conftest import LocalNode
+
+TOKEN = "0x1111111111111111111111111111111111111111"
+ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
+BOB = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"
+CAROL = "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"
+E18 = 10**18
+
+
+def payload_json(hex_payload: str) -> dict:
+    return json.loads(bytes.fromhex(hex_payload[2:]))
+
+
+def notices(result: dict) -> list[dict]:
+    return [payload_json(n["payload"]) for n in result["notices"]]
+
+
+def reports(result: dict) -> list[dict]:
+    return [payload_json(r["payload"]) for r in result["reports"]]
+
+
+def balance(node, account: str, block: int | None = None) -> dict:
+    route = f"balance/{TOKEN}/{account}" + ("" if block is None else f"/{block}")
+    answer = node.client.inspect(route)
+    assert answer["status"] == "accepted", answer
+    return payload_json(answer["reports"][0]["payload"])
+
+
+def send(node, sender: str, op: dict) -> dict:
+    return node.client.advance(sender, json.dumps(op).encode())
+
+
+def test_full_round_trip_deposit_stream_inspect_cancel_withdraw(node):
+    client = node.client
+    start = client.block()
+    dep = client.deposit(TOKEN, ALICE, 100 * E18)
+    assert dep["status"] == "accepted"
+    assert notices(dep) == [
+        {"event": "deposit", "token": TOKEN, "account": ALICE, "amount": str(100 * E18), "block": start}
+    ]
+
+    opened = send(node, ALICE, {"op": "open_stream", "token": TOKEN.lower(), "receiver": BOB.lower(),
+                                "amount": str(10 * E18 + 3), "duration": 10})
+    assert opened["status"] == "accepted", reports(opened)
+    stream = notices(opened)[0]
+    assert stream["event"] == "stream_opened" and stream["id"] == 1
+    assert (stream["rate"], stream["remainder"], stream["end_block"]) == (str(E18), "3", start + 10)
+
+    # balances at several blocks, read-only, projected forward
+    assert balance(node, BOB, start + 4)["balance"] == str(4 * E18)
+    assert balance(node, BOB, start + 10)["balance"] == str(10 * E18 + 3)
+    alice = balance(node, ALICE, start + 4)
+    assert (alice["available"], alice["committed"]) == (str(90 * E18 - 3), str(6 * E18 + 3))
+
+    client.mine(6)
+    canceled = send(node, BOB, {"op": "cancel_stream", "stream_id": 1})
+    assert canceled["status"] == "accepted"
+    assert notices(canceled)[0] == {"event": "stream_canceled", "id": 1, "by": BOB, "streamed": str(6 * E18),
+                                    "refunded": str(4 * E18 + 3), "block": start + 6}
+    assert balance(node, ALICE)["balance"] == str(94 * E18)
+
+    withdrawn = send(node, BOB, {"op": "withdraw", "token": TOKEN, "amount": str(6 * E18)})
+    assert withdrawn["status"] == "accepted"
+    (voucher,) = withdrawn["vouchers"]
+    assert voucher["destination"] == TOKEN
+    assert voucher["value"] == "0x" + "00" * 32
+    calldata = bytes.fromhex(voucher["payload"][2:])
+    assert calldata[:4] == ERC20_TRANSFER_SELECTOR
+    to, amount = abi_decode(["address", "uint256"], calldata[4:])
+    assert (to.lower(), amount) == (BOB.lower(), 6 * E18)
+    assert balance(node, BOB)["balance"] == "0"
+
+    token = payload_json(client.inspect(f"token/{TOKEN}")["reports"][0]["payload"])
+    assert token == {"token": TOKEN, "deposited": str(100 * E18), "withdrawn": str(6 * E18),
+                     "total_supply": str(94 * E18)}
+
+
+def test_forged_deposit_from_a_wallet_is_refused(node):
+    forged = bytes.fromhex(TOKEN[2:]) + bytes.fromhex(ALICE[2:]) + (10**30).to_bytes(32, "big")
+    result = node.client.advance(ALICE, forged)
+    assert result["status"] == "rejected"
+    assert "portal" in reports(result)[0]["error"]["message"]
+    assert balance(node, ALICE)["balance"] == "0"
+
+
+def test_a_batch_with_one_bad_op_changes_nothing(node):
+    node.client.deposit(TOKEN, ALICE, 1000)
+    before = node.client.inspect("state-hash")["reports"]
+    good = {"op": "open_stream", "token": TOKEN, "receiver": BOB, "amount": "100", "duration": 10}
+    bad = {"op": "transfer", "token": TOKEN, "receiver": CAROL, "amount": "5000"}
+    result = send(node, ALICE, {"op": "batch", "ops": [good, good, bad]})
+    assert result["status"] == "rejected"
+    assert reports(result)[0]["error"]["type"] == "InsufficientFunds"
+    assert node.client.inspect("state-hash")["reports"] == before
+    ok = send(node, ALICE, {"op": "batch", "ops": [good, good]})
+    assert notices(ok)[-1] == {"event": "batch", "ops": 2, "stream_ids": [1, 2], "block": node.client.block()}
+
+
+def test_deposit_with_an_attached_command_opens_a_stream(node):
+    command = json.dumps({"op": "open_stream", "token": TOKEN, "receiver": BOB, "amount": "500", "duration": 5})
+    result = node.client.deposit(TOKEN, ALICE, 1000, exec_layer_data=command.encode())
+    assert [n["event"] for n in notices(result)] == ["deposit", "stream_opened"]
+    # a failing attached command does not strand the deposit
+    bad = json.dumps({"op": "withdraw", "token": TOKEN, "amount": "999999"})
+    result = node.client.deposit(TOKEN, CAROL, 7, exec_layer_data=bad.encode())
+    assert result["status"] == "accepted"
+    assert reports(result)[0]["error"]["type"] == "InsufficientFunds"
+    assert balance(node, CAROL)["balance"] == "7"
+
+
+def test_loop_restarted_on_the_same_database_carries_on(node):
+    node.client.deposit(TOKEN, ALICE, 1000)
+    send(node, ALICE, {"op": "open_stream", "token": TOKEN, "receiver": BOB, "amount": "100", "duration": 10})
+    node.client.mine(5)
+    expected = balance(node, BOB)
+    node.restart_dapp()
+    assert balance(node, BOB) == expected
+    result = send(node, ALICE, {"op": "transfer", "token": TOKEN, "receiver": CAROL, "amount": "1"})
+    assert result["status"] == "accepted"
+    assert balance(node, CAROL)["balance"] == "1"
+
+
+def test_inspect_routes_and_bad_queries(node):
+    node.client.deposit(TOKEN, ALICE, 1000)
+    send(node, ALICE, {"op": "open_stream", "token": TOKEN, "receiver": BOB, "amount": "100", "duration": 10,
+                       "start_block": node.client.block() + 5})
+    page = payload_json(node.client.inspect(f"streams/{ALICE}?role=outgoing&limit=1")["reports"][0]["payload"])
+    assert [s["id"] for s in page["streams"]] == [1] and page["next_after"] == 1
+    stream = payload_json(node.client.inspect("stream/1")["reports"][0]["payload"])
+    assert stream["status"] == "pending"
+    by_json = node.client.inspect(json.dumps({"route": "balance", "token": TOKEN, "account": BOB, "block": 10**6}))
+    assert payload_json(by_json["reports"][0]["payload"])["balance"] == "100"
+    for bad in ("balance/../etc", "stream/abc", "nothing/here", "balance/%00", "streams/x?role=1;DROP"):
+        answer = node.client.inspect(bad)
+        assert answer["status"] == "rejected", bad
+        assert "error" in payload_json(answer["reports"][0]["payload"])
+
+
+def test_v1_rollups_deposit_and_withdraw_voucher(tmp_path):
+    node = LocalNode(tmp_path, rollups="v1")
+    try:
+        node.client.deposit(TOKEN, ALICE, 50)
+        assert balance(node, ALICE)["balance"] == "50"
+        result = send(node, ALICE, {"op": "withdraw", "token": TOKEN, "amount": "20"})
+        assert result["status"] == "accepted"
+        (voucher,) = result["vouchers"]
+        assert "value" not in voucher or voucher["value"] in (None, "")
+        assert abi_decode(["address", "uint256"], bytes.fromhex(voucher["payload"][10:]))[1] == 20
+    finally:
+        node.close()
+
+
+class FlakyServer(BaseHTTPRequestHandler):
+    """Answers /finish with 500, then garbage, then one advance; counts what it sees."""
+
+    script: list = []
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.seen.append((self.path, body))
+        status, answer = self.script.pop(0) if self.script else (202, b"")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_finish_retries_through_500_and_garbage_with_the_same_status():
+    advance = {"request_type": "advance_state", "data": {"metadata": {}, "payload": "0x"}}
+    FlakyServer.script = [(500, b"oops"), (200, b"{not json"), (200, b'{"request_type":"bogus"}'),
+                          (200, json.dumps(advance).encode())]
+    FlakyServer.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = RollupClient(f"http://127.0.0.1:{server.server_port}", max_backoff=0.05)
+        assert client.finish("reject", first=False) == advance
+        assert [json.loads(b)["status"] for _, b in FlakyServer.seen] == ["reject"] * 4
+    finally:
+        server.shutdown()
