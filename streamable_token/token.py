@@ -119,10 +119,11 @@ class StreamableToken:
         self._settle(ledger, block)
         return ledger
 
-    def _existing_ledger(self, token: Any, account: Any, field: str, block: int) -> Ledger:
+    def _existing_ledger(self, token: Any, account: Any, field: str, block: int, needed: int) -> Ledger:
+        """The settled ledger of an account that is about to spend ``needed``."""
         token_id, account_id = self._ids(token, account, field)
         if token_id is None or account_id is None:
-            raise InsufficientFunds(checksum(parse_address(account, field)), 1, 0, block)
+            raise InsufficientFunds(checksum(parse_address(account, field)), needed, 0, block)
         return self._ledger(token_id, account_id, block)
 
     def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
@@ -221,7 +222,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger = self._existing_ledger(token, account, "account", block)
+            ledger = self._existing_ledger(token, account, "account", block, amount)
             if ledger.available < amount:
                 raise InsufficientFunds(checksum(parse_address(account)), amount, ledger.available, block)
             ledger.available -= amount
@@ -238,7 +239,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            src = self._existing_ledger(token, sender, "sender", block)
+            src = self._existing_ledger(token, sender, "sender", block, amount)
             if src.available < amount:
                 raise InsufficientFunds(checksum(parse_address(sender)), amount, src.available, block)
             token_id = store.find_token(self.conn, parse_address(token))
@@ -284,7 +285,7 @@ class StreamableToken:
                 "amount", amount, f">= duration ({duration}) so that at least 1 unit flows per block"
             )
         with self._atomic():
-            src = self._existing_ledger(token, s, "sender", block)
+            src = self._existing_ledger(token, s, "sender", block, amount)
             if src.available < amount:
                 raise InsufficientFunds(checksum(s), amount, src.available, block)
             token_id = store.find_token(self.conn, parse_address(token))
