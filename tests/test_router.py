@@ -1,0 +1,87 @@
+"""The router without HTTP: refused vouchers roll back, re-deliveries re-emit, inspects never write."""
+from __future__ import annotations
+
+import json
+
+from rollup.codec import PORTALS, encode_deposit
+from rollup.router import Output, OutputRefused, Router
+from streamable_token import StreamableToken
+
+TOKEN = "0x1111111111111111111111111111111111111111"
+ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
+
+
+def meta(sender: str, index: int, block: int = 5) -> dict:
+    return {"chain_id": 31337, "app_contract": "0x" + "ab" * 20, "msg_sender": sender, "block_number": block,
+            "block_timestamp": 1_700_000_000 + 12 * block, "prev_randao": "0x" + "00" * 32, "input_index": index}
+
+
+def hexed(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def funded_router(tmp_path) -> Router:
+    router = Router(StreamableToken(str(tmp_path / "r.sqlite")))
+    out: list[Output] = []
+    assert router.advance(meta(PORTALS["v2"], 0), hexed(encode_deposit(TOKEN, ALICE, 1000)), out.append) == "accept"
+    return router
+
+
+def withdraw_payload(amount: int) -> str:
+    return hexed(json.dumps({"op": "withdraw", "token": TOKEN, "amount": str(amount)}).encode())
+
+
+def test_a_refused_voucher_rolls_the_withdrawal_back(tmp_path):
+    router = funded_router(tmp_path)
+    before = router.engine.state_hash()
+    emitted: list[Output] = []
+
+    def emit(out: Output) -> None:
+        if out.kind == "voucher":
+            raise OutputRefused("voucher refused: HTTP 400")
+        emitted.append(out)
+
+    assert router.advance(meta(ALICE, 1), withdraw_payload(400), emit) == "reject"
+    assert router.engine.state_hash() == before
+    assert [o.kind for o in emitted] == ["report"]
+    assert "voucher refused" in bytes.fromhex(emitted[0].body["payload"][2:]).decode()
+
+
+def test_an_input_re_delivered_after_commit_is_not_applied_twice(tmp_path):
+    router = funded_router(tmp_path)
+    first: list[Output] = []
+    assert router.advance(meta(ALICE, 1), withdraw_payload(400), first.append) == "accept"
+    after = router.engine.state_hash()
+    again: list[Output] = []
+    assert router.advance(meta(ALICE, 1), withdraw_payload(400), again.append) == "accept"
+    assert again == first and router.engine.state_hash() == after
+    # the same payload as a NEW input (next index) is judged on its own
+    assert router.advance(meta(ALICE, 2), withdraw_payload(400), again.append) == "accept"
+    assert router.advance(meta(ALICE, 3), withdraw_payload(400), again.append) == "reject"
+    assert router.engine.realtime_balance_of(TOKEN, ALICE, 5).balance == 200
+
+
+def test_an_exception_mid_input_leaves_no_partial_write(tmp_path, monkeypatch):
+    router = funded_router(tmp_path)
+    before = router.engine.state_hash()
+    real_burn = router.engine.burn
+
+    def burn_then_fail(*args, **kwargs):
+        real_burn(*args, **kwargs)
+        raise ZeroDivisionError("injected after the write")
+
+    monkeypatch.setattr(router.engine, "burn", burn_then_fail)
+    out: list[Output] = []
+    assert router.advance(meta(ALICE, 1), withdraw_payload(400), out.append) == "reject"
+    assert router.engine.state_hash() == before
+    assert json.loads(bytes.fromhex(out[0].body["payload"][2:]))["error"]["message"].startswith("internal error")
+
+
+def test_inspect_is_read_only_even_on_errors(tmp_path):
+    router = funded_router(tmp_path)
+    before = router.engine.state_hash()
+    assert router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/99".encode()))[0] == "accept"
+    assert router.inspect(hexed(b"balance/nope"))[0] == "reject"
+    assert router.inspect("0xzz")[0] == "reject"
+    assert router.engine.state_hash() == before
+    assert not router.conn.in_transaction
