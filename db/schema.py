@@ -63,7 +63,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX streams_by_sender ON streams (sender_id, id);
     CREATE INDEX streams_by_receiver ON streams (receiver_id, id);
-    -- Small key/value state of the DApp shell (last input, its outputs).
+    -- Small key-value state of the DApp shell (last input, its outputs).
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value BLOB NOT NULL

@@ -12,7 +12,7 @@ so a schedule needs only two running sums over its pending events, ``(ΣR, ΣC)`
 inline; large ones (a DEX pool, a payroll treasury) keep them in a Fenwick tree over
 block numbers, so a prefix sum costs O(log blocks) row reads whatever the stream count.
 
-Nothing here does I/O: the token service loads rows, calls these, and stores the result.
+Nothing here reads or writes storage: the token service loads rows, calls these, and stores the result.
 """
 from __future__ import annotations
 
