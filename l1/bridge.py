@@ -13,7 +13,8 @@ It plays the part of the Cartesi node for local runs:
 4. executes vouchers with ``Application.executeOutput(output, (outputIndex, siblings))``.
 
 The bridge holds no state of its own worth keeping: on start it asks the host
-(``GET {host}/dev/outputs``) which inputs are already done and re-reads the chain.
+(``GET {host}/dev/outputs``) which inputs are already done, re-reads the chain, and
+adopts the claims already accepted for the app (``ClaimAccepted`` events).
 
 ``python -m l1.bridge --deployment l1/deployment.json --host http://127.0.0.1:PORT``
 """
@@ -119,6 +120,7 @@ class Bridge:
         self.outputs = []      # Output, by global output index
         self.tree = OutputsTree()
         self.claims = []
+        self._claims_loaded = False
         self._done_on_host = {}
         if resume:
             for answer in self.host.finished():
@@ -186,6 +188,31 @@ class Bridge:
         """The last block of the epoch holding ``block``."""
         return block - block % self.epoch_length + self.epoch_length - 1
 
+    def load_claims(self):
+        """Adopt the claims already accepted on chain for our app (once per bridge).
+
+        A restarted bridge thus neither re-claims a claimed epoch (the Authority would
+        refuse: ``NotFirstClaim``) nor lacks the roots its proofs need. Each root is
+        checked against the outputs the host reports; a mismatch raises ``BridgeError``.
+        """
+        if self._claims_loaded:
+            return
+        app_topic = bytes(12) + hex_bytes(self.app)
+        events = self.authority.events("ClaimAccepted", self.deployment["deploy_block"],
+                                       topics=[app_topic])
+        for args, log in events:
+            end = args["lastProcessedBlockNumber"]
+            self.step(to_block=end)
+            n = sum(1 for o in self.outputs if o.block_number <= end)
+            root = args["outputsMerkleRoot"]
+            if self.tree.root(n) != root:
+                raise BridgeError(f"claim for block {end} has root 0x{root.hex()}, but the "
+                                  f"host's {n} outputs give 0x{self.tree.root(n).hex()}")
+            if not any(c.last_block == end for c in self.claims):
+                self.claims.append(Claim(end, root, n, log["transactionHash"]))
+        self.claims.sort(key=lambda c: c.last_block)
+        self._claims_loaded = True
+
     def claim(self, mine=True):
         """Claim the outputs of every input up to the end of the current epoch.
 
@@ -194,6 +221,7 @@ class Bridge:
         that arrived meanwhile, then submits ``submitClaim(app, epochEnd, root)``.
         Returns the new ``Claim``, or None when nothing new needs claiming.
         """
+        self.load_claims()
         self.step()
         if not self.inputs:
             return None
@@ -220,6 +248,7 @@ class Bridge:
 
         Raises ``ClaimError`` when no submitted claim covers the output yet.
         """
+        self.load_claims()
         for claim in reversed(self.claims):
             if claim.n_outputs > output_index:
                 return self.tree.proof(output_index, claim.n_outputs)
@@ -250,6 +279,7 @@ class Bridge:
 
     def execute_pending(self, sender=None):
         """Execute every claimed voucher not executed yet; return their indices."""
+        self.load_claims()
         claimed = self.claims[-1].n_outputs if self.claims else 0
         done = []
         for out in self.outputs[:claimed]:

@@ -277,11 +277,19 @@ def test_bridge_feeds_claims_and_executes(chain, fake_host):
     assert chain.token.call("balanceOf", chain.carol) == 9
     bridge.validate(1)
 
-    # A bridge restarted against the same host feeds nothing twice.
+    # A bridge restarted against the same host feeds nothing twice, adopts the claims
+    # on chain (no second claim for a claimed epoch) and still proves old outputs.
     again = Bridge(chain.rpc, chain.dep, fake_host.url)
     fed = len(fake_host.seen)
     assert [p.index for p in again.step()] == [0, 1, 2]
     assert len(fake_host.seen) == fed and again.tree.root() == bridge.tree.root()
+    assert again.claim() is None
+    assert [(c.last_block, c.root, c.n_outputs) for c in again.claims] == [
+        (c.last_block, c.root, c.n_outputs) for c in bridge.claims]
+    again.validate(0)
+    assert again.execute_pending() == []
+    # Fresh bridge, nothing stepped yet: proofs still come from the adopted claims.
+    assert Bridge(chain.rpc, chain.dep, fake_host.url).proof(2) == bridge.proof(2)
 
 
 def test_committed_token_build_matches_its_source(anvil):
