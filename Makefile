@@ -27,6 +27,19 @@ NPM := $(shell command -v npm 2>/dev/null)
 test: $(VENV)/.installed-dev $(if $(NPM),l1-deps)
 	$(PY) -m pytest -q tests
 
+# Simulation.ipynb: JupyterLab on port 8888 (make notebook); every cell headless (make notebook-test).
+$(VENV)/.installed-notebook: requirements-notebook.txt requirements.txt $(VENV)/.installed-dev
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-notebook.txt
+	touch $@
+
+notebook: $(VENV)/.installed-notebook
+	$(PY) -m jupyter lab --port 8888 --port-retries 0 Simulation.ipynb
+
+notebook-test: $(VENV)/.installed-notebook
+	$(PY) -m pytest -q tests/test_notebook.py
+
+.PHONY: notebook notebook-test
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
