@@ -33,7 +33,7 @@ $(VENV)/.installed-notebook: requirements-notebook.txt requirements.txt $(VENV)/
 	touch $@
 
 notebook: $(VENV)/.installed-notebook
-	$(PY) -m jupyter lab --port 8888 --port-retries 0 Simulation.ipynb
+	$(PY) -m jupyter lab --port 8888 --port-retries 0 --allow-root Simulation.ipynb
 
 notebook-test: $(VENV)/.installed-notebook
 	$(PY) -m pytest -q tests/test_notebook.py
