@@ -36,7 +36,7 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
     """(route, fields) from a path or a JSON query; refuse anything unexpected."""
     if payload[:1] == b"{":
         obj = load_json(payload)
-        if not isinstance(obj, dict) or obj.get("route") not in ROUTES:
+        if not isinstance(obj, dict) or not isinstance(obj.get("route"), str) or obj["route"] not in ROUTES:
             raise InvalidInput("route", obj.get("route") if isinstance(obj, dict) else obj, f"one of {', '.join(ROUTES)}")
         route = obj.pop("route")
         fields = obj

@@ -102,7 +102,7 @@ def parse_op(obj: Any, nested: bool = False) -> Op:
     if not isinstance(obj, dict):
         raise InvalidInput("payload", type(obj).__name__, "a JSON object with an \"op\" field")
     name = obj.get("op")
-    if name not in SCHEMAS or (nested and name == "batch"):
+    if not isinstance(name, str) or name not in SCHEMAS or (nested and name == "batch"):
         allowed = ", ".join(n for n in SCHEMAS if not (nested and n == "batch"))
         raise InvalidInput("op", name, f"one of {allowed}")
     schema = SCHEMAS[name]
