@@ -18,6 +18,9 @@ MAX_UINT256 = 2**256 - 1
 MAX_INT = 2**62
 MAX_PAYLOAD = 64 * 1024
 MAX_BATCH = 256
+MAX_INT_DIGITS = 100
+"""Longer integer literals are refused before ``int()``: no field takes one, and Python's
+int_max_str_digits limit (4300 by default, set per process) would otherwise decide."""
 _DECIMAL = re.compile(r"(0|[1-9][0-9]{0,77})")
 
 
@@ -57,12 +60,21 @@ def _refuse_float(text: str) -> Any:
     raise InvalidInput("number", text, "an integer (amounts as decimal strings); no fractions or exponents")
 
 
+def _strict_int(text: str) -> int:
+    if text == "-0":
+        raise InvalidInput("number", text, "an integer without a sign on zero")
+    if len(text) > MAX_INT_DIGITS:
+        raise InvalidInput("number", f"{text[:20]}... ({len(text)} characters)", f"an integer of at most {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
 def _refuse_constant(text: str) -> Any:
     raise InvalidInput("number", text, "a finite integer")
 
 
 def load_json(payload: bytes) -> Any:
-    """Decode UTF-8 JSON strictly (no floats, NaN, duplicate keys), within a size limit."""
+    """Decode UTF-8 JSON strictly (no floats, NaN, -0, huge integers, duplicate keys),
+    within a size limit."""
     if len(payload) > MAX_PAYLOAD:
         raise InvalidInput("payload", f"{len(payload)} bytes", f"at most {MAX_PAYLOAD} bytes")
     try:
@@ -74,6 +86,7 @@ def load_json(payload: bytes) -> Any:
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_refuse_float,
+            parse_int=_strict_int,
             parse_constant=_refuse_constant,
         )
     except RecursionError:
