@@ -12,6 +12,7 @@ from eth_abi import encode as abi_encode
 
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
+from streamable_token.token import MAX_BLOCK, MAX_UINT256
 
 ERC20_TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # keccak("transfer(address,uint256)")[:4]
 ZERO_VALUE = "0x" + "00" * 32
@@ -58,10 +59,10 @@ class Metadata:
     epoch_index: Optional[int] = None
 
 
-def _uint(meta: dict, key: str) -> int:
+def _uint(meta: dict, key: str, high: Optional[int] = None) -> int:
     value = meta.get(key)
-    if type(value) is not int or value < 0:
-        raise InvalidInput(f"metadata.{key}", value, "a non-negative integer")
+    if type(value) is not int or value < 0 or (high is not None and value > high):
+        raise InvalidInput(f"metadata.{key}", value, "a non-negative integer" + (f" <= {high}" if high else ""))
     return value
 
 
@@ -74,19 +75,21 @@ def parse_metadata(meta: Any, version: str) -> Metadata:
     if version == "v1":
         return Metadata(
             msg_sender=sender,
-            block_number=_uint(meta, "block_number"),
+            block_number=_uint(meta, "block_number", MAX_BLOCK),
             input_index=_uint(meta, "input_index"),
             timestamp=_uint(meta, "timestamp"),
             epoch_index=_uint(meta, "epoch_index"),
         )
     randao = meta.get("prev_randao")
     if isinstance(randao, int) and not isinstance(randao, bool):
+        if not 0 <= randao <= MAX_UINT256:
+            raise InvalidInput("metadata.prev_randao", randao, "a uint256 or 0x-prefixed hex")
         randao = "0x" + randao.to_bytes(32, "big").hex()
     elif randao is not None:
         from_hex(randao, "metadata.prev_randao")
     return Metadata(
         msg_sender=sender,
-        block_number=_uint(meta, "block_number"),
+        block_number=_uint(meta, "block_number", MAX_BLOCK),
         input_index=_uint(meta, "input_index"),
         timestamp=_uint(meta, "block_timestamp"),
         chain_id=_uint(meta, "chain_id"),
