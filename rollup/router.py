@@ -157,7 +157,9 @@ class Router:
         try:
             op = parse_command(payload)
         except InvalidInput as err:
-            if len(payload) >= 72 and err.field == "payload":
+            # A binary payload of deposit size from a user is most likely a deposit sent
+            # past the portal; text that starts like JSON is a malformed command.
+            if len(payload) >= 72 and err.field == "payload" and payload.lstrip()[:1] not in (b"{", b"["):
                 raise InvalidInput(
                     "msg_sender", checksum(meta.msg_sender),
                     f"the ERC-20 portal {checksum(self.portal)} for a deposit payload; other senders send UTF-8 JSON commands",
