@@ -43,4 +43,17 @@ notebook-test: $(VENV)/.installed-notebook
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
+# Scale benchmarks against the per-query-sum baseline: bench/RESULTS.md, bench/results/.
+# bench-quick: small sizes, under a minute (CI); bench: 25k / 100k / 1M streams (~45 min).
+.PHONY: bench bench-quick
+$(VENV)/.installed-bench: requirements-bench.txt requirements.txt $(VENV)/.installed-runtime
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench-quick: $(VENV)/.installed-bench
+	$(PY) -m bench --quick
+
+bench: $(VENV)/.installed-bench
+	$(PY) -m bench
+
 include Makefile.l1

@@ -1,0 +1,1 @@
+"""Scale benchmarks of the streaming engine against the obvious design (see README.md)."""

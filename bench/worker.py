@@ -1,0 +1,98 @@
+"""One measurement in its own process: build one scenario at one size with one design,
+time everything, write JSON. Own process, so peak RSS belongs to this run alone.
+
+    python -m bench.worker --scenario hub --size 100000 --impl ours --out r.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import db_bytes, peak_rss_mb, remove_db  # noqa: E402
+from bench.impls import IMPLS  # noqa: E402
+from bench.measure import Clock, measure_churn, measure_reads, measure_router, measure_writes, pick_open_stream  # noqa: E402
+from bench.workload import Scenario  # noqa: E402
+
+PROFILES = {
+    # samples per read, per write, per router input; seconds per op at most; HTTP inputs
+    "full": {"reads": 2000, "writes": 1000, "router": 1000, "budget": 20.0, "http": 2000,
+             "churn_opens": 2000, "churn_blocks": 20, "churn_reads": 25, "churn_budget": 90.0},
+    "quick": {"reads": 300, "writes": 100, "router": 100, "budget": 3.0, "http": 200,
+              "churn_opens": 200, "churn_blocks": 5, "churn_reads": 10, "churn_budget": 5.0},
+}
+
+
+def run(args: argparse.Namespace) -> dict:
+    prof = PROFILES[args.profile]
+    sc = Scenario(args.scenario, args.size, accounts=args.accounts)
+    path = os.path.join(args.workdir, f"{args.impl}-{sc.name}-{sc.size}.sqlite")
+    remove_db(path)
+    impl = IMPLS[args.impl](path)
+    result: dict = {"scenario": sc.name, "size": sc.size, "impl": args.impl, "profile": args.profile,
+                    "accounts": sc.n_accounts,
+                    "loadavg_start": os.getloadavg()}
+
+    t0 = time.perf_counter()
+    impl.build(sc.actions(), sc.size, f"{args.impl} build {sc.name} {sc.size:,}")
+    build_s = time.perf_counter() - t0
+    size = db_bytes(path)
+    now = sc.last_build_block() + 1
+    result["build"] = {"seconds": build_s, "streams_per_s": sc.size / build_s, "db_bytes": size,
+                       "db_bytes_per_stream": size / sc.size, "open_streams": impl.open_count(now),
+                       "peak_rss_mb": peak_rss_mb()}
+    clock = Clock(now)
+    if sc.name == "churn":
+        result["ops"] = measure_churn(impl, sc, clock, prof["churn_opens"], prof["churn_blocks"],
+                                      prof["churn_reads"], prof["churn_budget"])
+    else:
+        result["ops"] = measure_reads(impl, sc, now, prof["reads"], prof["budget"])
+        clock.block += 1  # writes start one block later: reads above saw untouched ledgers
+        result["ops"].update(measure_writes(impl, sc, clock, prof["writes"], prof["budget"]))
+    if args.impl == "ours":
+        clock.block += 1
+        result["router"] = measure_router(impl, sc, clock, prof["router"], prof["budget"])
+        if args.http:
+            rng = random.Random(3)
+            used: set = set()
+            block = clock.block + 1
+            cancels = [pick_open_stream(impl, rng, sc.size, block + prof["http"], used)
+                       for _ in range(2 * prof["http"] // 5 + 4)]
+            impl.close()
+            from bench.http_loop import run_http
+            result["http"] = run_http(path, sc, block, prof["http"], [(s, row[0]) for s, row in cancels],
+                                      args.workdir)
+            impl = None
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["loadavg_end"] = os.getloadavg()
+    if impl is not None:
+        impl.close()
+    if not args.keep_db:
+        remove_db(path)
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", required=True, choices=("hub", "spread", "churn"))
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--impl", required=True, choices=sorted(IMPLS))
+    p.add_argument("--profile", default="full", choices=sorted(PROFILES))
+    p.add_argument("--accounts", type=int, default=10_000, help="accounts in spread and churn")
+    p.add_argument("--http", action="store_true", help="also run the full HTTP loop (ours)")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--keep-db", action="store_true")
+    args = p.parse_args()
+    result = run(args)
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
