@@ -427,10 +427,7 @@ class StreamableToken:
         """(balance, available, committed) at ``block``, which must not precede the
         account's last change; a later block projects today's streams forward."""
         block = _check_block(block)
-        token_id, account_id = self._ids(token, account, "account")
-        if token_id is None or account_id is None:
-            return Balance(0, 0, 0)
-        ledger = store.load_ledger(self.conn, account_id, token_id)
+        ledger = store.find_ledger(self.conn, parse_address(token, "token"), parse_address(account, "account"))
         if ledger is None:
             return Balance(0, 0, 0)
         if block < ledger.block:
