@@ -14,6 +14,7 @@ shows came back over HTTP as a notice, a voucher or an inspect report.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -106,6 +107,8 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 class Rollup:
     """The local rollup host (a thread here) and ``dapp.py`` (a child process)."""
 
+    _running: list["Rollup"] = []  # re-running the first cell stops the previous pair
+
     def __init__(self, rollups: str = "v2", genesis: int = 1) -> None:
         self.rollups = rollups
         self.genesis = genesis
@@ -120,6 +123,9 @@ class Rollup:
     # ---- life cycle
 
     def start(self, timeout: float = 30.0) -> "Rollup":
+        for previous in list(Rollup._running):
+            previous.stop()
+        Rollup._running.append(self)
         self.server, self.url = start_in_thread(port=0, rollups=self.rollups, block=self.genesis,
                                                 finish_timeout=1.0)
         self.workdir = tempfile.mkdtemp(prefix="streamsim-")
@@ -169,6 +175,8 @@ class Rollup:
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        if self in Rollup._running:
+            Rollup._running.remove(self)
 
     def dapp_log(self, lines: int = 20) -> str:
         try:
@@ -230,6 +238,9 @@ class Rollup:
     def totals(self, token: str) -> dict:
         answer = self.inspect(f"token/{token}")
         return {k: int(answer[k]) for k in ("deposited", "withdrawn", "total_supply")}
+
+
+atexit.register(lambda: [r.stop() for r in list(Rollup._running)])
 
 
 # ----------------------------------------------------------------------------- recorder
