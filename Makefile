@@ -24,7 +24,7 @@ dev: $(VENV)/.installed-dev
 # The L1 round-trip test needs npm packages; without npm it skips with a message.
 NPM := $(shell command -v npm 2>/dev/null)
 
-test: $(VENV)/.installed-dev $(if $(NPM),l1-deps)
+test: $(VENV)/.installed-dev $(VENV)/.installed-notebook $(if $(NPM),l1-deps)
 	$(PY) -m pytest -q tests
 
 # Simulation.ipynb: JupyterLab on port 8888 (make notebook); every cell headless (make notebook-test).
