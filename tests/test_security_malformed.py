@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,20 @@ def test_deposit_with_malformed_command_keeps_the_deposit(caplog):
         assert kinds == ["notice", "report"], (case, kinds)
         assert node.balance(TOKEN, BOB).available == 77
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_outcome_does_not_depend_on_the_int_digits_limit():
+    """Python's int_max_str_digits is per process (PYTHONINTMAXSTRDIGITS): the same long
+    integer must get the same report under any setting, or nodes would disagree."""
+    payload = b'{"op":"cancel_stream","stream_id":' + b"7" * 700 + b"}"
+    outputs = []
+    old = sys.get_int_max_str_digits()
+    try:
+        for limit in (640, 0, 4300):  # 0 = unlimited
+            sys.set_int_max_str_digits(limit)
+            result = base().advance(ALICE, payload, block=6)
+            assert result.status == "reject" and result.error["field"] == "number"
+            outputs.append(result.outputs)
+    finally:
+        sys.set_int_max_str_digits(old)
+    assert outputs[0] == outputs[1] == outputs[2]
