@@ -132,6 +132,10 @@ class StreamableToken:
             return pending_sum(side.iter_events(), b)
         n = side.tree_size
         hi, lo = query_path(b, n), query_path(ledger.block, n)
+        shared = set(hi).intersection(lo)  # nodes in both prefixes cancel out
+        if shared:
+            hi = [x for x in hi if x not in shared]
+            lo = [x for x in lo if x not in shared]
         nodes = store.load_nodes(self.conn, ledger.id * 2 + which, hi + lo)
         return sub(prefix_sum(nodes, hi), prefix_sum(nodes, lo))
 
