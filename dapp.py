@@ -2,9 +2,14 @@
 
 Loops on ``POST /finish``, hands each advance or inspect request to the router, and posts
 the outputs the router produces. It never dies on the server's account: a connection
-error, an unexpected status or a body that is not the expected JSON is logged and retried
-with capped exponential backoff, with the same finish status, so no input is lost or
-applied twice.
+error, a timeout, a 5xx status or a body that is not the expected JSON is logged and
+retried with capped exponential backoff. Such a failure leaves its outcome unknown (the
+server may have finished the input and handed over the next one in the answer that was
+lost; it may have kept an output or not), so the retry carries the local host's
+``X-Rollup-Restart`` header: the server then hands over again whatever input is in
+flight, its outputs dropped, and the router either re-emits the stored outputs of an
+input it already committed or runs the input afresh. No input is lost, skipped, or
+applied or emitted twice. A 4xx refusal of an output is a verdict: the input is rejected.
 
 Configuration (flags win over the environment):
   ROLLUP_HTTP_SERVER_URL   rollup server (default http://127.0.0.1:5004)
@@ -25,7 +30,7 @@ from typing import Any, Optional
 
 import requests
 
-from rollup.router import Config, Output, OutputRefused, Router
+from rollup.router import Config, Output, OutputNotDelivered, OutputRefused, Router
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum
 
@@ -63,22 +68,32 @@ class RollupClient:
         self.max_backoff = max_backoff
 
     def emit(self, output: Output) -> None:
+        """Post one output. A 4xx raises OutputRefused (the input is rejected); no answer or
+        a 5xx raises OutputNotDelivered (the input is delivered again)."""
         try:
             resp = self.session.post(f"{self.url}/{output.kind}", json=output.body, timeout=30)
         except requests.RequestException as err:
-            raise OutputRefused(f"{output.kind} not delivered: {err}") from None
+            raise OutputNotDelivered(f"{output.kind} not delivered: {type(err).__name__}: {err}") from None
+        if resp.status_code >= 500:
+            raise OutputNotDelivered(f"{output.kind} not delivered: HTTP {resp.status_code} {resp.text[:200]}")
         if not 200 <= resp.status_code < 300:
             raise OutputRefused(f"{output.kind} refused: HTTP {resp.status_code} {resp.text[:200]}")
 
     def finish(self, status: str, first: bool) -> dict:
-        """POST /finish until the server hands over a request; returns it."""
+        """POST /finish until the server hands over a request; returns it.
+
+        ``first`` (after a start, or after an output was not delivered) asks the local host
+        for the input in flight again. After any failed attempt every retry asks for it,
+        since the failed one may have been carried out.
+        """
+        restart = first
         delay = 0.05
         while True:
             problem = None
             try:
                 resp = self.session.post(
                     f"{self.url}/finish", json={"status": status},
-                    headers=RESTART_HEADER if first else None, timeout=60,
+                    headers=RESTART_HEADER if restart else None, timeout=60,
                 )
                 if resp.status_code == 202:
                     delay = 0.05
@@ -99,6 +114,7 @@ class RollupClient:
             log.warning("/finish failed (%s); retrying in %.2f s", problem, delay)
             time.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+            restart = True
 
 
 def handle(router: Router, client: RollupClient, request: dict) -> str:
@@ -131,11 +147,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     client = RollupClient(url)
     log.info("streamable token DApp: rollups %s, server %s, db %s, portal %s",
              config.version, url, db_path, checksum(router.portal))
-    status, first = "accept", True
+    status, restart, delay = "accept", True, 0.05
     while True:
-        request = client.finish(status, first)
-        first = False
-        status = handle(router, client, request)
+        request = client.finish(status, restart)
+        try:
+            status, restart, delay = handle(router, client, request), False, 0.05
+        except OutputNotDelivered as err:
+            # Rolled back; have the input delivered again with its outputs dropped. A node
+            # without the restart extension hears "reject", which matches the rollback.
+            log.warning("%s; asking for the input again in %.2f s", err, delay)
+            time.sleep(delay)
+            status, restart, delay = "reject", True, min(delay * 2, client.max_backoff)
 
 
 if __name__ == "__main__":

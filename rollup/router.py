@@ -9,6 +9,8 @@ report. Inspects run read-only and are always rolled back.
 Crash safety: an accepted input's outputs are stored with it, so if the rollup node
 re-delivers an input whose transaction already committed (the DApp died before
 ``/finish``), the same outputs are emitted again instead of applying it twice.
+An output that may or may not have reached the server (:class:`OutputNotDelivered`)
+decides nothing: the input is rolled back and the exception goes up to the shell.
 """
 from __future__ import annotations
 
@@ -51,6 +53,12 @@ class Output:
 
 class OutputRefused(Exception):
     """The rollup server did not accept an output; the input must be rolled back."""
+
+
+class OutputNotDelivered(Exception):
+    """The rollup server could not be reached or failed (5xx, timeout, dropped connection),
+    so whether it kept the output is unknown. Not a verdict on the input: the router rolls
+    back and re-raises, and the shell has the node deliver the input again."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,9 @@ class Router:
                 emit(out)
             self.conn.execute("COMMIT")
             return "accept"
+        except OutputNotDelivered:
+            self.conn.execute("ROLLBACK")
+            raise
         except StreamError as err:
             self.conn.execute("ROLLBACK")
             return self._reject(err, emit)
