@@ -107,6 +107,8 @@ class Node:
         payload_hex = "0x" + payload.hex() if isinstance(payload, (bytes, bytearray)) else payload
         status = self.router.advance(meta, payload_hex, outputs.append)
         self.index += 1
+        if isinstance(meta, dict) and type(meta.get("block_number")) is int and status == "accept":
+            self.block = max(self.block, meta["block_number"])
         return Result(status, outputs)
 
     def send(self, sender: str, name: str, block: Optional[int] = None, **fields: Any) -> Result:
