@@ -202,8 +202,8 @@ STATUS_ORDER = {Status.PENDING: 0, Status.STREAMING: 1, Status.SETTLED: 2, Statu
 
 
 def mixed_log(n: int = 10_000, seed: int = 20240601, users: int = 200, tokens: int = 3) -> list[dict]:
-    """A seeded log of ``n`` entries: mostly valid deposits and commands, ~10 % hostile
-    ones, and a state-hash or balance inspect every 500 entries.
+    """A seeded log of ``n`` advance inputs (mostly valid deposits and commands, ~10 %
+    hostile ones) with a state-hash, balance or streams inspect every 500 of them.
 
     Each entry is ``{"kind": "advance", "sender", "block", "payload"}`` (payload as hex)
     or ``{"kind": "inspect", "payload"}``. Long streams dominate, so well over a thousand
@@ -217,7 +217,11 @@ def mixed_log(n: int = 10_000, seed: int = 20240601, users: int = 200, tokens: i
     block = 100
     streams: list[dict] = []  # what the log expects the engine to hold, id = position + 1
 
+    count = 0  # advance inputs so far
+
     def advance(sender: str, payload: bytes) -> None:
+        nonlocal count
+        count += 1
         log.append({"kind": "advance", "sender": sender, "block": block, "payload": "0x" + payload.hex()})
 
     def deposit(token: str, who: str, amount: int, data: bytes = b"") -> None:
@@ -257,8 +261,8 @@ def mixed_log(n: int = 10_000, seed: int = 20240601, users: int = 200, tokens: i
         if rng.random() < 0.3:
             block += 1
 
-    while len(log) < n:
-        if len(log) % 500 == 0:
+    while count < n:
+        if count % 500 == 0 and log[-1]["kind"] != "inspect":
             query = rng.choice(["state-hash", f"balance/{rng.choice(toks)}/{rng.choice(people)}",
                                 f"streams/{rng.choice(people)}?role=outgoing&limit=5"])
             log.append({"kind": "inspect", "payload": "0x" + query.encode().hex()})
@@ -303,7 +307,7 @@ def mixed_log(n: int = 10_000, seed: int = 20240601, users: int = 200, tokens: i
             advance(me, json.dumps({"op": "batch", "ops": ops}, separators=(",", ":")).encode())
         else:  # hostile or mistaken: every one of these must be refused
             advance(me, hostile(rng, me, token, people, len(streams)))
-    return log[:n]
+    return log
 
 
 def hostile(rng: random.Random, me: str, token: str, people: list[str], stream_count: int) -> bytes:

@@ -15,7 +15,7 @@ from db.store import state_hash
 from fuzz.harness import ALICE, BOB, PORTAL, TOKEN, Node, address, op
 from fuzz.rig import (
     FAULTS, GARBAGE_BEFORE, DappThread, FaultProxy, LogRecords, Plan, drained, host_record, output_indices_are_dense,
-    replay_host_inputs, wait_until,
+    wait_until,
 )
 from rollup.codec import encode_deposit
 from rollup_host import start_in_thread
