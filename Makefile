@@ -56,4 +56,15 @@ bench-quick: $(VENV)/.installed-bench
 bench: $(VENV)/.installed-bench
 	$(PY) -m bench
 
+# Coverage-guided fuzzing of the payload decoders and the router (atheris); not in CI.
+# FUZZ_TIME seconds (default 60); FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS=-jobs=2.
+FUZZ_TIME ?= 60
+.PHONY: fuzz
+$(VENV)/.installed-fuzz: requirements-fuzz.txt $(VENV)/.installed-dev
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-fuzz.txt
+	touch $@
+
+fuzz: $(VENV)/.installed-fuzz
+	$(PY) fuzz/fuzz_decoders.py -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_ARGS)
+
 include Makefile.l1
