@@ -171,7 +171,7 @@ def prefix_sum(nodes: dict[int, Delta], path: list[int]) -> Delta:
 
 # --- one side of an account's ledger ---------------------------------------------------
 
-INLINE_MAX_EVENTS = 128
+INLINE_MAX_EVENTS = 256
 """Past this many pending events a side moves to the Fenwick tree."""
 
 
