@@ -31,7 +31,7 @@ KILLS = Counter()
 @pytest.fixture(scope="module", autouse=True)
 def report_counts():
     yield
-    print(f"\ncrashes injected: {dict(KILLS)}")
+    print(f"\ncrashes injected: {sum(KILLS.values())} {dict(KILLS)}")
 
 
 class InjectedFault(Exception):
@@ -126,6 +126,7 @@ def test_exception_after_any_write_leaves_no_partial_write(name, exc):
             faulty.fail_at = faulty.writes + k
         meta = metadata(sender, node.index, node.block)
         result = node.advance_raw(meta, payload)
+        KILLS["exception_in_advance"] += 1
         assert result.status == "reject", (k, result.decoded())
         # a fault at COMMIT comes after the outputs were posted; the node drops the
         # notices and vouchers of a rejected input and keeps its reports
@@ -155,6 +156,7 @@ def test_exception_at_any_output_leaves_no_partial_write(name):
 
         meta = metadata(sender, node.index, node.block)
         status = node.router.advance(meta, "0x" + payload.hex(), emit)
+        KILLS["exception_at_output"] += 1
         assert status == "reject" and posted[-1].kind == "report"
         assert node.dump() == before
         assert node.advance_raw(meta, payload).outputs == clean_outputs
@@ -171,6 +173,7 @@ def test_interrupt_mid_advance_commits_nothing(tmp_path):
     faulty = FaultyConnection(node.conn)
     node.engine.conn = node.router.conn = faulty
     faulty.fail_at, faulty.exc = 2, KeyboardInterrupt()
+    KILLS["interrupt"] += 1
     with pytest.raises(KeyboardInterrupt):
         node.advance(ALICE, op("transfer", token=TOKEN, receiver=BOB, amount=5))
     assert node.conn.in_transaction
