@@ -2,11 +2,11 @@
 
 Two ways to feed it, both sequential for the DApp (it takes one input at a time):
 
+queued       the inputs wait in the host before the DApp starts (as a rollup node holds
+             the inputs it read from the chain); inputs per second is what dapp.py and
+             the host sustain, the target's figure
 closed loop  the client sends an input and waits for its outcome before the next one;
              per-input latency includes the client's own round trip
-queued       the client queues every input without waiting (as a rollup node does with
-             the inputs it read from the chain), then waits for the last; inputs per
-             second is what the DApp and the host sustain
 """
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ def _vmhwm_mb(pid: int) -> float | None:
     return None
 
 
-def _inputs(sc: Scenario, n: int, cancels: list[tuple[int, bytes]], first_block: int):
-    """(kind, sender, payload-or-amount, block) for n inputs cycling through MIX."""
+def _inputs(sc: Scenario, n: int, cancels, first_block: int, seed: int):
+    """(kind, sender, payload-or-amount, block) for n inputs cycling through MIX; ``cancels``
+    is an iterator of (stream id, sender) of streams still open."""
     import random
 
-    rng = random.Random(5)
-    ci = 0
+    rng = random.Random(seed)
     for k in range(n):
         block = first_block + k // 10
         kind = MIX[k % len(MIX)]
@@ -59,41 +59,80 @@ def _inputs(sc: Scenario, n: int, cancels: list[tuple[int, bytes]], first_block:
         elif kind == "withdraw":
             yield kind, hexaddr(a), {"op": "withdraw", "token": TOKEN, "amount": "1"}, block
         else:
-            sid, sender = cancels[ci]
-            ci += 1
+            sid, sender = next(cancels)
             yield kind, hexaddr(sender), {"op": "cancel_stream", "stream_id": sid}, block
+
+
+WARM = 10
+
+
+def _statuses(records: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for rec in records:
+        out[rec["status"]] = out.get(rec["status"], 0) + 1
+    return out
 
 
 def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
              cancels: list[tuple[int, bytes]], logdir: str) -> dict:
-    """Closed-loop then queued runs of ``n`` inputs each; returns inputs/s and latencies."""
+    """A queued drain, then a closed loop, of ``n`` inputs each; returns inputs/s and latencies.
+
+    Queued: WARM + n inputs wait in the host before dapp.py starts, as a node holds the
+    inputs it read from the chain; the rate is timed from the end of the warm-up to the
+    last input, watching the host's own counter (no HTTP polling in the way).
+    """
     from rollup_host.client import HostClient
     from rollup_host.server import start_in_thread
 
     server, url = start_in_thread(port=0, block=first_block)
-    env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=url, DAPP_DB=db_path, PYTHONUNBUFFERED="1")
-    log = open(os.path.join(logdir, f"dapp-{sc.name}-{sc.size}.log"), "w")
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     client = HostClient(url, timeout=120)
     # The driver plays the rollup node, not the system under test: skip requests' per-call
     # scan of the environment for proxy settings (~0.3 ms a call here).
     client.session.trust_env = False
+    env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=url, DAPP_DB=db_path, PYTHONUNBUFFERED="1")
+    log = open(os.path.join(logdir, f"dapp-{sc.name}-{sc.size}.log"), "w")
+    proc = None
+    open_ids = iter(cancels)
     out: dict = {"inputs": n}
-    try:
-        def send(item, wait: bool):
-            kind, sender, body, block = item
-            if kind == "deposit":
-                return client.deposit(TOKEN, sender, body, block=block, wait=wait)
-            return client.advance(sender, body, block=block, wait=wait)
 
-        # warm-up: the DApp starts, opens the database and takes a few inputs
-        warm = list(_inputs(sc, 10, cancels[-2:], first_block))
-        for item in warm[:4]:
-            send(item, True)
-        block = warm[3][3]
-        # closed loop
-        items = list(_inputs(sc, n, cancels[: n // len(MIX) + 1], block))
+    def send(item, wait: bool):
+        kind, sender, body, block = item
+        if kind == "deposit":
+            return client.deposit(TOKEN, sender, body, block=block, wait=wait)
+        return client.advance(sender, body, block=block, wait=wait)
+
+    try:
+        items = list(_inputs(sc, WARM + n, open_ids, first_block, seed=5))
+        bar = progress(WARM + n, "http queue inputs")
+        for item in items:
+            send(item, False)
+            bar.update(1)
+        bar.close()
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        host = server.host
+        bar = progress(n, "http queued drain")
+        t_start = None
+        seen = 0
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            done = host.status()["processed_input_count"]
+            if t_start is None and done >= WARM:
+                t_start, seen = time.perf_counter(), WARM
+            if t_start is not None and done > seen:
+                bar.update(min(done, WARM + n) - seen)
+                seen = min(done, WARM + n)
+            if done >= WARM + n:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"dapp.py exited with {proc.returncode}")
+            time.sleep(0.002)
+        elapsed = time.perf_counter() - t_start
+        bar.close()
+        out["queued"] = {"inputs_per_s": n / elapsed, "statuses": _statuses(client.outputs(WARM))}
+        # closed loop: one input at a time, the client waiting for each outcome
+        block = items[-1][3] + 1
+        items = list(_inputs(sc, n, open_ids, block, seed=6))
         lat: list[int] = []
         statuses: dict[str, int] = {}
         bar = progress(n, "http closed loop")
@@ -107,33 +146,16 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
         elapsed = time.perf_counter() - t0
         bar.close()
         out["closed_loop"] = {"inputs_per_s": n / elapsed, "latency": summarize(lat), "statuses": statuses}
-        # queued: the DApp drains what the client queues
-        block = items[-1][3] + 1
-        items = list(_inputs(sc, n, cancels[n // len(MIX) + 1:], block))
-        before = len(client.outputs())
-        bar = progress(n, "http queued")
-        t0 = time.perf_counter()
-        for item in items[:-1]:
-            send(item, False)
-            bar.update(1)
-        send(items[-1], True)
-        elapsed = time.perf_counter() - t0
-        bar.update(1)
-        bar.close()
-        done = client.outputs(before)
-        statuses = {}
-        for rec in done:
-            statuses[rec["status"]] = statuses.get(rec["status"], 0) + 1
-        out["queued"] = {"inputs_per_s": n / elapsed, "statuses": statuses}
         out["dapp_peak_rss_mb"] = _vmhwm_mb(proc.pid)
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         server.stop()
         log.close()
     return out
