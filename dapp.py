@@ -65,6 +65,7 @@ class RollupClient:
     def __init__(self, url: str, max_backoff: float = 5.0) -> None:
         self.url = url
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy or netrc look-ups on every call (~0.3 ms each)
         self.max_backoff = max_backoff
 
     def emit(self, output: Output) -> None:
