@@ -36,11 +36,12 @@ def machine() -> dict:
             cpu = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), cpu)
     except OSError:
         pass
+    commit = os.environ.get("BENCH_COMMIT", "")  # set when running from an exported snapshot
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=False).stdout.strip()
+        commit = commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                          capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
-        commit = ""
+        pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version, "commit": commit,
             "date": time.strftime("%Y-%m-%d %H:%M %Z")}
