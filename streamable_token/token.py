@@ -119,12 +119,15 @@ class StreamableToken:
         self._settle(ledger, block)
         return ledger
 
-    def _existing_ledger(self, token: Any, account: Any, field: str, block: int, needed: int) -> Ledger:
-        """The settled ledger of an account that is about to spend ``needed``."""
+    def _existing_ledger(
+        self, token: Any, account: Any, field: str, block: int, needed: int
+    ) -> tuple[Ledger, int, int]:
+        """The settled ledger of an account that is about to spend ``needed``, with the
+        token and account ids it was found by (so callers need not look them up again)."""
         token_id, account_id = self._ids(token, account, field)
         if token_id is None or account_id is None:
             raise InsufficientFunds(checksum(parse_address(account, field)), needed, 0, block)
-        return self._ledger(token_id, account_id, block)
+        return self._ledger(token_id, account_id, block), token_id, account_id
 
     def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
         """Sum of the side's pending events in (ledger.block, b]."""
@@ -226,12 +229,11 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger = self._existing_ledger(token, account, "account", block, amount)
+            ledger, token_id, _ = self._existing_ledger(token, account, "account", block, amount)
             if ledger.available < amount:
                 raise InsufficientFunds(checksum(parse_address(account)), amount, ledger.available, block)
             ledger.available -= amount
             store.store_ledger(self.conn, ledger)
-            token_id = store.find_token(self.conn, parse_address(token))
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
             store.store_token_totals(self.conn, token_id, deposited, withdrawn + amount)
 
@@ -243,10 +245,9 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            src = self._existing_ledger(token, sender, "sender", block, amount)
+            src, token_id, _ = self._existing_ledger(token, sender, "sender", block, amount)
             if src.available < amount:
                 raise InsufficientFunds(checksum(parse_address(sender)), amount, src.available, block)
-            token_id = store.find_token(self.conn, parse_address(token))
             dst = self._ledger(token_id, store.ensure_account(self.conn, r), block)
             src.available -= amount
             dst.available += amount
@@ -289,10 +290,9 @@ class StreamableToken:
                 "amount", amount, f">= duration ({duration}) so that at least 1 unit flows per block"
             )
         with self._atomic():
-            src = self._existing_ledger(token, s, "sender", block, amount)
+            src, token_id, sender_id = self._existing_ledger(token, s, "sender", block, amount)
             if src.available < amount:
                 raise InsufficientFunds(checksum(s), amount, src.available, block)
-            token_id = store.find_token(self.conn, parse_address(token))
             receiver_id = store.ensure_account(self.conn, r)
             dst = self._ledger(token_id, receiver_id, block)
             src.available -= amount
@@ -302,7 +302,6 @@ class StreamableToken:
             self._add_events(dst, INCOMING, events, 1)
             store.store_ledger(self.conn, src)
             store.store_ledger(self.conn, dst)
-            sender_id = store.find_account(self.conn, s)
             return store.insert_stream(
                 self.conn,
                 {
