@@ -20,6 +20,18 @@ from bench.common import TOKEN, TOKEN_BYTES, hexaddr, progress
 BUILD_TX_OPS = 50_000  # building commits every this many calls; timed ops use one each
 
 
+
+def one_transaction(conn, fn):
+    """Run ``fn`` in its own transaction, as the DApp runs one per input."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        out = fn()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return out
+
 class Ours:
     name = "ours"
 
@@ -55,15 +67,7 @@ class Ours:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def tx(self, fn):
-        """One transaction per operation, as the DApp runs one per input."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            out = fn()
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-        return out
+        return one_transaction(self.conn, fn)
 
     def balance(self, a: bytes, block: int):
         return self.engine.realtime_balance_of(TOKEN, hexaddr(a), block)
@@ -211,14 +215,7 @@ class Baseline:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def tx(self, fn):
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            out = fn()
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-        return out
+        return one_transaction(self.conn, fn)
 
     def _figures(self, a: bytes, block: int) -> tuple[int, int, int]:
         stored, inflow, outflow, committed = self.conn.execute(
