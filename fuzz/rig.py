@@ -236,7 +236,7 @@ class _Stopped(BaseException):
 
 class DappThread:
     """``dapp.main`` in a thread, with short HTTP timeouts and backoff so faults cost
-    little time. Only ``RollupClient``'s constructor and session are adapted; the loop,
+    little time. Only ``RollupClient``'s constructor and connection are adapted; the loop,
     the retry logic and the router are the real ones."""
 
     def __init__(self, db: str, url: str, timeout: float = 0.5, max_backoff: float = 0.2) -> None:
@@ -253,15 +253,14 @@ class DappThread:
         class Client(dapp.RollupClient):
             def __init__(self, url: str, max_backoff: float = 5.0) -> None:
                 super().__init__(url, max_backoff=rig.max_backoff)
-                request = self.session.request
+                post = self.http.post
 
-                def clamped(method, url, **kwargs):
+                def clamped(path, body, timeout, headers=None):
                     if rig.stop_event.is_set():
                         raise _Stopped()
-                    kwargs["timeout"] = min(kwargs.get("timeout") or rig.timeout, rig.timeout)
-                    return request(method, url, **kwargs)
+                    return post(path, body, min(timeout or rig.timeout, rig.timeout), headers)
 
-                self.session.request = clamped
+                self.http.post = clamped
 
         original = dapp.RollupClient
         dapp.RollupClient = Client
