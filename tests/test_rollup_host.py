@@ -34,6 +34,7 @@ from rollup_host.codec import (
     parse_uint256,
 )
 from rollup_host.selftest import measure
+from rollup_host.server import read_headers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -681,6 +682,47 @@ def test_codec_helpers_refuse_malformed_values():
     assert decode_payload(hexs(b'{"a":[1]}')) == {"a": [1]}
     assert decode_payload(hexs(b"plain")) == "plain"
     assert decode_payload("0xff") == "0xff"
+
+
+# ------------------------------------------------------------ header parsing
+
+
+HEADER_BLOCKS = [
+    b"Host: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n",
+    b"Host: x\nX-Rollup-Restart:1\n\n",  # bare LF, no blank after the colon
+    b"A:   \t spaced  \r\nB:\r\nC: tail  \r\n\r\n",  # leading blanks go, trailing stay
+    b"Folded: one\r\n two\r\nNext: x\r\n\r\n",  # obsolete folding: the email parser
+    b"Name : x\r\nOk: y\r\n\r\n",  # blank before the colon: not a header to it
+    b"X: a\rb\r\nY: z\r\n\r\n",  # a stray CR splits the line for it
+    b"From someone\r\nA: b\r\n\r\n",
+    b"Latin: caf\xe9\r\nDup: 1\r\nDup: 2\r\n\r\n",
+    b"no colon here\r\nA: b\r\n\r\n",
+    b"A: b\r\n",  # EOF instead of the blank line
+    b"\r\n",
+]
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_read_headers_matches_the_stdlib_parser(block):
+    """The host's fast header path gives what ``http.client.parse_headers`` gives."""
+    import http.client
+    import io
+
+    ours = read_headers(io.BytesIO(block + b"BODY"), http.client.HTTPMessage)
+    stdlib = http.client.parse_headers(io.BytesIO(block + b"BODY"))
+    assert type(ours) is type(stdlib)
+    assert ours.items() == stdlib.items()
+    assert ours.get("content-length") == stdlib.get("content-length")
+
+
+def test_read_headers_refuses_what_the_stdlib_refuses():
+    import http.client
+    import io
+
+    with pytest.raises(http.client.LineTooLong):
+        read_headers(io.BytesIO(b"A: " + b"x" * 70000 + b"\r\n\r\n"), http.client.HTTPMessage)
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        read_headers(io.BytesIO(b"A: b\r\n" * 101 + b"\r\n"), http.client.HTTPMessage)
 
 
 # --------------------------------------------------------------- benchmark
