@@ -1,13 +1,96 @@
 """Schema and forward migrations, versioned with SQLite's ``user_version``.
 
 Each migration is applied once, in order, in its own transaction; a database written by
-an older version opens and is brought forward, never the other way round.
+an older version opens and is brought forward, never the other way round. A migration is
+an SQL script, or a function when rows must be rewritten by Python (decoded blobs).
 """
 from __future__ import annotations
 
 import sqlite3
+from typing import Callable, Union
 
-MIGRATIONS: list[str] = [
+from db.codec import int_to_blob, iter_events
+
+LEDGERS_V2 = """
+    -- What an account holds of a token, settled at `block`: available and committed
+    -- amounts and, per side (in, out), the flow rate at that block and a summary of the
+    -- side's pending events: all lie in [first, last] (0, 0 when none) and their sums
+    -- (Σ rate change, Σ lump - rate change * block) are r, c. The events themselves are in
+    -- side_events (few) or tree_nodes (many, when *_tree > 0).
+    CREATE TABLE ledgers (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        token_id   INTEGER NOT NULL REFERENCES tokens(id),
+        block      INTEGER NOT NULL,
+        available  BLOB NOT NULL,
+        committed  BLOB NOT NULL,
+        in_rate    BLOB NOT NULL,
+        in_tree    INTEGER NOT NULL,
+        in_first   INTEGER NOT NULL,
+        in_last    INTEGER NOT NULL,
+        in_r       BLOB NOT NULL,   -- signed minimal two's complement
+        in_c       BLOB NOT NULL,
+        out_rate   BLOB NOT NULL,
+        out_tree   INTEGER NOT NULL,
+        out_first  INTEGER NOT NULL,
+        out_last   INTEGER NOT NULL,
+        out_r      BLOB NOT NULL,
+        out_c      BLOB NOT NULL,
+        UNIQUE (account_id, token_id)
+    )
+"""
+
+SIDE_EVENTS = """
+    -- The pending events of a side that has few (side_key = ledger id * 2 + (0 in, 1 out)),
+    -- packed (db.codec.pack_events). Kept out of the ledger row so that the row stays a
+    -- few dozen bytes and reads that the summary answers never load them.
+    CREATE TABLE side_events (
+        side_key INTEGER PRIMARY KEY,
+        events   BLOB NOT NULL
+    )
+"""
+
+
+def _tree_total(conn: sqlite3.Connection, side_key: int, size: int, block: int) -> tuple[int, int]:
+    from db.store import load_nodes  # (imported here: the store imports the domain, which imports this module)
+    from streamable_token.schedule import prefix_sum, query_path, sub
+
+    hi, lo = query_path(size, size), query_path(block, size)
+    nodes = load_nodes(conn, side_key, hi + lo)
+    return sub(prefix_sum(nodes, hi), prefix_sum(nodes, lo))
+
+
+def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
+    """2: pending events move from the ledger row to side_events, and each side gets the
+    summary that lets most reads skip them (O(1) balance past a side's last event)."""
+    from streamable_token.schedule import ZERO, add, event_delta
+
+    conn.execute("ALTER TABLE ledgers RENAME TO ledgers_v1")
+    conn.execute(LEDGERS_V2)
+    conn.execute(SIDE_EVENTS)
+    rows = conn.execute(
+        "SELECT id, account_id, token_id, block, available, committed, in_rate, in_events,"
+        " in_tree, out_rate, out_events, out_tree FROM ledgers_v1 ORDER BY id"
+    ).fetchall()
+    for lid, account_id, token_id, block, available, committed, *sides in rows:
+        values: list = [lid, account_id, token_id, block, available, committed]
+        for which, (rate, packed, tree) in enumerate((sides[:3], sides[3:])):
+            total, first, last = ZERO, 0, 0
+            if packed:
+                events = list(iter_events(packed))
+                for ev in events:
+                    total = add(total, event_delta(*ev))
+                first, last = events[0][0], events[-1][0]
+                conn.execute("INSERT INTO side_events VALUES (?, ?)", (lid * 2 + which, packed))
+            elif tree > block:
+                total = _tree_total(conn, lid * 2 + which, tree, block)
+                first, last = block + 1, tree
+            values += [rate, tree, first, last, int_to_blob(total[0]), int_to_blob(total[1])]
+        conn.execute(f"INSERT INTO ledgers VALUES ({', '.join('?' * 18)})", values)
+    conn.execute("DROP TABLE ledgers_v1")
+
+
+MIGRATIONS: list[Union[str, Callable[[sqlite3.Connection], None]]] = [
     # 1: tokens, accounts, one ledger per (account, token), Fenwick nodes, streams.
     """
     CREATE TABLE tokens (
@@ -20,9 +103,7 @@ MIGRATIONS: list[str] = [
         id      INTEGER PRIMARY KEY,
         address BLOB NOT NULL UNIQUE CHECK (length(address) = 20)
     );
-    -- What an account holds of a token, settled at `block`: available and committed
-    -- amounts, the incoming and outgoing flow rates at that block, and the pending
-    -- events of each side, inline (packed) or in tree_nodes when *_tree > 0.
+    -- (replaced by migration 2)
     CREATE TABLE ledgers (
         id         INTEGER PRIMARY KEY,
         account_id INTEGER NOT NULL REFERENCES accounts(id),
@@ -69,6 +150,7 @@ MIGRATIONS: list[str] = [
         value BLOB NOT NULL
     );
     """,
+    _summaries_out_of_ledger_rows,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -82,10 +164,17 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"database schema version {found} is newer than this code ({SCHEMA_VERSION})"
         )
     for version in range(found, SCHEMA_VERSION):
+        step = MIGRATIONS[version]
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;"
-            )
+            if isinstance(step, str):
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {step}; PRAGMA user_version = {version + 1}; COMMIT;"
+                )
+            else:  # plain execute calls only: executescript would commit half-way
+                conn.execute("BEGIN IMMEDIATE")
+                step(conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

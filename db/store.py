@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from functools import partial
 from typing import Iterable, Iterator, Optional
 
 from db.codec import (
@@ -13,7 +14,7 @@ from db.codec import (
     uint_to_blob,
     iter_events,
 )
-from streamable_token.schedule import Delta, Ledger, Side
+from streamable_token.schedule import Delta, Event, Ledger, Side
 
 EMPTY = b""
 
@@ -73,68 +74,88 @@ def account_address(conn: sqlite3.Connection, account_id: int) -> bytes:
 
 # --- ledgers ------------------------------------------------------------------------
 
-_LEDGER_COLUMNS = (
-    "id, block, available, committed, in_rate, out_rate, in_events, out_events, in_tree, out_tree"
+_SIDE_COLUMNS = ("rate", "tree", "first", "last", "r", "c")
+_LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
+    f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
+)
+_SELECT_LEDGER = ", ".join(_LEDGER_COLUMNS)
+_FIND_LEDGER = (
+    f"SELECT {', '.join('l.' + c for c in _LEDGER_COLUMNS)} FROM accounts a"
+    " JOIN ledgers l ON l.account_id = a.id JOIN tokens t ON t.id = l.token_id"
+    " WHERE a.address = ? AND t.address = ?"
 )
 
 
 def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
     row = conn.execute(
-        f"SELECT {_LEDGER_COLUMNS} FROM ledgers WHERE account_id = ? AND token_id = ?",
+        f"SELECT {_SELECT_LEDGER} FROM ledgers WHERE account_id = ? AND token_id = ?",
         (account_id, token_id),
     ).fetchone()
-    return None if row is None else _decode_ledger(row)
+    return None if row is None else _decode_ledger(conn, row)
 
 
 def find_ledger(conn: sqlite3.Connection, token: bytes, account: bytes) -> Optional[Ledger]:
     """The ledger of an (account, token) pair by addresses, in one statement (for reads)."""
-    columns = ", ".join("l." + c.strip() for c in _LEDGER_COLUMNS.split(","))
-    row = conn.execute(
-        f"SELECT {columns} FROM accounts a JOIN ledgers l ON l.account_id = a.id"
-        " JOIN tokens t ON t.id = l.token_id WHERE a.address = ? AND t.address = ?",
-        (account, token),
-    ).fetchone()
-    return None if row is None else _decode_ledger(row)
+    row = conn.execute(_FIND_LEDGER, (account, token)).fetchone()
+    return None if row is None else _decode_ledger(conn, row)
 
 
-def _decode_ledger(row: tuple) -> Ledger:
-    lid, block, avail, comm, in_rate, out_rate, in_ev, out_ev, in_tree, out_tree = row
+def _load_events(conn: sqlite3.Connection, side_key: int) -> Iterator[Event]:
+    row = conn.execute("SELECT events FROM side_events WHERE side_key = ?", (side_key,)).fetchone()
+    return iter_events(row[0] if row else EMPTY)
+
+
+def _decode_side(conn: sqlite3.Connection, side_key: int, values: tuple) -> Side:
+    rate, tree, first, last, r, c = values
+    # the events are loaded only when a caller needs more than the summary
+    source = partial(_load_events, conn, side_key) if last and not tree else None
+    return Side(blob_to_uint(rate), tree, first, last, (blob_to_int(r), blob_to_int(c)), source)
+
+
+def _decode_ledger(conn: sqlite3.Connection, row: tuple) -> Ledger:
+    lid = row[0]
     return Ledger(
         id=lid,
-        block=block,
-        available=blob_to_uint(avail),
-        committed=blob_to_uint(comm),
-        incoming=Side(blob_to_uint(in_rate), None, in_tree, in_ev, iter_events),
-        outgoing=Side(blob_to_uint(out_rate), None, out_tree, out_ev, iter_events),
+        block=row[1],
+        available=blob_to_uint(row[2]),
+        committed=blob_to_uint(row[3]),
+        incoming=_decode_side(conn, lid * 2, row[4:10]),
+        outgoing=_decode_side(conn, lid * 2 + 1, row[10:16]),
     )
 
 
 def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
     return conn.execute(
-        "INSERT INTO ledgers (account_id, token_id, block, available, committed, in_rate,"
-        " out_rate, in_events, out_events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (account_id, token_id, block, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY),
+        "INSERT INTO ledgers (account_id, token_id, block, available, committed,"
+        " in_rate, in_tree, in_first, in_last, in_r, in_c,"
+        " out_rate, out_tree, out_first, out_last, out_r, out_c)"
+        " VALUES (?, ?, ?, x'', x'', x'', 0, 0, 0, x'', x'', x'', 0, 0, 0, x'', x'')",
+        (account_id, token_id, block),
     ).lastrowid
+
+
+def _side_values(side: Side) -> list:
+    return [side.tree_size, side.first, side.last, int_to_blob(side.total[0]), int_to_blob(side.total[1])]
 
 
 def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
     i, o = ledger.incoming, ledger.outgoing
+    assignments = ", ".join(f"{c} = ?" for c in _LEDGER_COLUMNS[1:])
     conn.execute(
-        "UPDATE ledgers SET block = ?, available = ?, committed = ?, in_rate = ?, out_rate = ?,"
-        " in_events = ?, out_events = ?, in_tree = ?, out_tree = ? WHERE id = ?",
-        (
-            ledger.block,
-            uint_to_blob(ledger.available),
-            uint_to_blob(ledger.committed),
-            uint_to_blob(i.rate),
-            uint_to_blob(o.rate),
-            i.packed(pack_events),
-            o.packed(pack_events),
-            i.tree_size,
-            o.tree_size,
-            ledger.id,
-        ),
+        f"UPDATE ledgers SET {assignments} WHERE id = ?",
+        [ledger.block, uint_to_blob(ledger.available), uint_to_blob(ledger.committed),
+         uint_to_blob(i.rate), *_side_values(i), uint_to_blob(o.rate), *_side_values(o), ledger.id],
     )
+    for side_key, side in ((ledger.id * 2, i), (ledger.id * 2 + 1, o)):
+        if side.events_changed:
+            if side.events:
+                conn.execute(
+                    "INSERT OR REPLACE INTO side_events (side_key, events) VALUES (?, ?)",
+                    (side_key, pack_events(side.events)),
+                )
+            else:
+                conn.execute("DELETE FROM side_events WHERE side_key = ?", (side_key,))
+            side.events_changed = False
 
 
 def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[bytes, int]]:
@@ -153,12 +174,40 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
     keys = sorted(set(nodes))
     if not keys:
         return {}
-    marks = ",".join("?" * len(keys))
-    rows = conn.execute(
-        f"SELECT node, r, c FROM tree_nodes WHERE side_key = ? AND node IN ({marks})",
-        (side_key, *keys),
-    )
-    return {n: (blob_to_int(r), blob_to_int(c)) for n, r, c in rows}
+    return {n: (blob_to_int(r), blob_to_int(c)) for n, r, c in _select_nodes(conn, side_key, keys)}
+
+
+_SELECT_NODES: dict[int, str] = {}
+
+
+def _select_nodes(conn: sqlite3.Connection, side_key: int, keys: list[int]) -> sqlite3.Cursor:
+    sql = _SELECT_NODES.get(len(keys))
+    if sql is None:
+        marks = ",".join("?" * len(keys))
+        sql = _SELECT_NODES[len(keys)] = f"SELECT node, r, c FROM tree_nodes WHERE side_key = ? AND node IN ({marks})"
+    return conn.execute(sql, (side_key, *keys))
+
+
+def sum_nodes(conn: sqlite3.Connection, side_key: int, plus: list[int], minus: list[int]) -> Delta:
+    """Σ of the ``plus`` nodes minus Σ of the ``minus`` nodes (disjoint), in one statement:
+    a tree read decodes straight into the sums, with no intermediate dict."""
+    r_total = c_total = 0
+    from_bytes = int.from_bytes
+    rows = _select_nodes(conn, side_key, plus + minus)
+    if minus:
+        negative = set(minus)
+        for n, r, c in rows:
+            if n in negative:
+                r_total -= from_bytes(r, "big", signed=True)
+                c_total -= from_bytes(c, "big", signed=True)
+            else:
+                r_total += from_bytes(r, "big", signed=True)
+                c_total += from_bytes(c, "big", signed=True)
+    else:
+        for _, r, c in rows:
+            r_total += from_bytes(r, "big", signed=True)
+            c_total += from_bytes(c, "big", signed=True)
+    return (r_total, c_total)
 
 
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
@@ -301,6 +350,7 @@ _HASHED_TABLES = {
     "tokens": "id",
     "accounts": "id",
     "ledgers": "id",
+    "side_events": "side_key",
     "tree_nodes": "side_key, node",
     "streams": "id",
     "meta": "key",

@@ -16,8 +16,8 @@ Nothing here reads or writes storage: the token service loads rows, calls these,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Optional
 
 Delta = tuple[int, int]
 """(ΣR, ΣC): rate changes, and lumps minus rate changes times their block."""
@@ -69,16 +69,9 @@ def segment_events(seg_start: int, end: int, rate: int, remainder: int) -> list[
 # --- inline pending events ------------------------------------------------------------
 
 
-def settle_events(events: list[Event], b0: int, b: int) -> tuple[Delta, list[Event]]:
-    """Split sorted pending events into the sum of those in (b0, b] and the rest."""
-    total = ZERO
-    rest: list[Event] = []
-    for ev in events:
-        if ev[0] <= b:
-            total = add(total, event_delta(*ev))
-        else:
-            rest.append(ev)
-    return total, rest
+def settle_events(events: list[Event], b: int) -> list[Event]:
+    """The sorted pending events still pending after block ``b``."""
+    return [ev for ev in events if ev[0] > b]
 
 
 def pending_sum(events: Iterable[Event], b: int) -> Delta:
@@ -177,49 +170,91 @@ INLINE_MAX_EVENTS = 256
 
 class Side:
     """One direction of flow on a ledger: incoming (adds to available) or outgoing
-    (drains committed). ``rate`` is the flow per block at the ledger's settled block;
-    pending events are either inline or in the tree of ``tree_size`` > 0. Inline events
-    stay packed until a write needs the list, since most reads need only a prefix."""
+    (drains committed). ``rate`` is the flow per block at the ledger's settled block.
 
-    __slots__ = ("rate", "tree_size", "_packed", "_events", "_decode")
+    The side keeps a summary of its pending events so that most reads need none of them:
+    they all lie in ``[first, last]`` (both 0 when none is pending) and sum to ``total``.
+    A read before ``first`` sees no event, a read at or after ``last`` sees them all; only
+    a block in between needs the events themselves, inline (a short sorted list, loaded
+    and decoded lazily through ``source``) or, when ``tree_size`` > 0, a Fenwick tree.
+    Inline bounds are exact; tree bounds may be loose (a removed event does not shrink
+    them), which only costs a tree read that a tighter bound would have skipped.
+    """
+
+    __slots__ = ("rate", "tree_size", "first", "last", "total", "_events", "_source", "events_changed")
 
     def __init__(
         self,
-        rate: int,
-        events: list[Event] | None = None,
+        rate: int = 0,
         tree_size: int = 0,
-        packed: bytes = b"",
-        decode: Callable[[bytes], Iterator[Event]] | None = None,
+        first: int = 0,
+        last: int = 0,
+        total: Delta = ZERO,
+        source: Callable[[], Iterator[Event]] | None = None,
     ) -> None:
+        """``source`` yields the stored inline events; None when there are none."""
         self.rate = rate
         self.tree_size = tree_size
-        self._events = events
-        self._packed = packed
-        self._decode = decode
+        self.first = first
+        self.last = last
+        self.total = total
+        self._events: list[Event] | None = None if source is not None else []
+        self._source = source
+        self.events_changed = False
 
     @property
     def events(self) -> list[Event]:
+        """The inline pending events, sorted by block (empty for a tree side)."""
         if self._events is None:
-            self._events = list(self._decode(self._packed)) if self._packed else []
+            self._events = list(self._source())
         return self._events
 
     @events.setter
     def events(self, value: list[Event]) -> None:
         self._events = value
+        self.events_changed = True
+        if not self.tree_size:
+            self.first, self.last = (value[0][0], value[-1][0]) if value else (0, 0)
 
     def iter_events(self) -> Iterable[Event]:
-        if self._events is not None:
-            return self._events
-        return self._decode(self._packed) if self._packed else ()
+        return self._events if self._events is not None else self._source()
 
-    def packed(self, encode: Callable[[list[Event]], bytes]) -> bytes:
-        """The stored form: the bytes as loaded if the list was never touched."""
-        return self._packed if self._events is None else encode(self._events)
+    def pending(self, b: int) -> Optional[Delta]:
+        """Sum of pending events up to ``b`` when the summary alone answers, else None."""
+        if not self.last or b < self.first:
+            return ZERO
+        if b >= self.last:
+            return self.total
+        return None
+
+    def settled(self, b: int, pending: Delta) -> None:
+        """Account for the events up to ``b`` (summing to ``pending``) having happened."""
+        self.rate += pending[0]
+        self.total = sub(self.total, pending)
+        if self.tree_size:
+            self.first, self.last = (0, 0) if b >= self.last else (max(self.first, b + 1), self.last)
+        elif self.last and b >= self.first:
+            self.events = settle_events(self.events, b)
+
+    def added(self, event: Event) -> None:
+        """Account for one more pending event (its block is after the settled block)."""
+        self.total = add(self.total, event_delta(*event))
+        if self.tree_size:
+            self.first = min(self.first, event[0]) if self.last else event[0]
+            self.last = max(self.last, event[0])
+        else:
+            self.events = merge_event(self.events, event)
+
+    def take_events(self) -> list[Event]:
+        """Hand the inline events over to a tree: the bounds and total stay as they are."""
+        events, self._events = self.events, []
+        self.events_changed = True
+        return events
 
     @property
     def idle(self) -> bool:
         """No flow and nothing pending: its flow is zero at every later block."""
-        return not self.rate and not self.tree_size and not (self._packed if self._events is None else self._events)
+        return not self.rate and not self.last
 
 
 @dataclass

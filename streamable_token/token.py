@@ -36,14 +36,10 @@ from streamable_token.schedule import (
     event_delta,
     flow,
     grown_roots,
-    merge_event,
-    prefix_sum,
     query_path,
     segment_events,
     pending_sum,
-    settle_events,
     split_amount,
-    sub,
     tree_size_for,
     update_path,
 )
@@ -115,7 +111,7 @@ class StreamableToken:
         ledger = store.load_ledger(self.conn, account_id, token_id)
         if ledger is None:
             lid = store.insert_ledger(self.conn, account_id, token_id, block)
-            return Ledger(lid, block, 0, 0, Side(0, []), Side(0, []))
+            return Ledger(lid, block, 0, 0, Side(), Side())
         self._settle(ledger, block)
         return ledger
 
@@ -131,16 +127,19 @@ class StreamableToken:
 
     def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
         """Sum of the side's pending events in (ledger.block, b]."""
+        known = side.pending(b)
+        if known is not None:
+            return known
         if not side.tree_size:
             return pending_sum(side.iter_events(), b)
         n = side.tree_size
-        hi, lo = query_path(b, n), query_path(ledger.block, n)
+        hi = query_path(b, n)
+        lo = query_path(ledger.block, n) if ledger.block else []
         shared = set(hi).intersection(lo)  # nodes in both prefixes cancel out
         if shared:
             hi = [x for x in hi if x not in shared]
             lo = [x for x in lo if x not in shared]
-        nodes = store.load_nodes(self.conn, ledger.id * 2 + which, hi + lo)
-        return sub(prefix_sum(nodes, hi), prefix_sum(nodes, lo))
+        return store.sum_nodes(self.conn, ledger.id * 2 + which, hi, lo)
 
     def _settle(self, ledger: Ledger, block: int) -> None:
         if block < ledger.block:
@@ -152,9 +151,7 @@ class StreamableToken:
                 continue
             pending = self._side_pending(ledger, which, side, block)
             moved = flow(side.rate, ledger.block, block, pending)
-            side.rate += pending[0]
-            if not side.tree_size:
-                side.events = settle_events(side.events, ledger.block, block)[1]
+            side.settled(block, pending)
             if which == INCOMING:
                 ledger.available += moved
             else:
@@ -173,12 +170,12 @@ class StreamableToken:
             rate_change, lump = sign * rate_change, sign * lump
             if block <= ledger.block:
                 side.rate += rate_change
-            elif side.tree_size:
+                continue
+            side.added((block, rate_change, lump))
+            if side.tree_size:
                 to_tree.append((block, rate_change, lump))
-            else:
-                side.events = merge_event(side.events, (block, rate_change, lump))
         if not side.tree_size and len(side.events) > INLINE_MAX_EVENTS:
-            to_tree, side.events = side.events, []
+            to_tree = side.take_events()
         if to_tree:
             self._tree_add(ledger.id * 2 + which, side, to_tree)
 
