@@ -21,18 +21,14 @@ Configuration (flags win over the environment):
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import logging
 import os
-import select
-import socket
-import ssl
 import sys
 import time
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
+from rollup.http_client import Connection, NoAnswer
 from rollup.router import Config, Output, OutputNotDelivered, OutputRefused, Router
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum
@@ -60,93 +56,6 @@ def load_config(argv: Optional[list[str]] = None) -> tuple[str, str, Config]:
     portal = os.environ.get("PORTAL_ADDRESS", portal)
     app = os.environ.get("APP_ADDRESS", app)
     return args.url.rstrip("/"), args.db, Config(version=args.rollups, portal=portal, app=app)
-
-
-class NoAnswer(Exception):
-    """The server did not answer (connection refused or dropped, timeout, a reply that is
-    not HTTP): whether it acted on the request is unknown."""
-
-
-class Connection:
-    """One persistent HTTP/1.1 connection to the rollup server (stdlib only).
-
-    The DApp makes two or three calls per input, one after the other, so the client's own
-    cost per call is a large part of an input's time: ``requests`` spends about 0.8 ms of
-    it per call on loopback (sessions, adapters, urllib3). Here a request is one
-    pre-formatted write (headers and body in one segment, so the server never waits for
-    the body) and ``http.client.HTTPResponse`` reads the answer (status, headers,
-    Content-Length, chunked or read-to-close bodies). Behaves as the ``requests`` session
-    did: keep-alive, TCP_NODELAY, no proxy look-ups, one attempt per call (no silent
-    retries), a connection the server closed while idle replaced before use, a failed
-    call's connection dropped so the next call starts clean.
-    """
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"rollup server URL must be http(s)://host[:port], got {url!r}")
-        self._tls = parts.scheme == "https"
-        self._address = (parts.hostname, parts.port or (443 if self._tls else 80))
-        self._host = parts.netloc.rpartition("@")[2]
-        self._prefix = parts.path.rstrip("/")
-        self._sock: Optional[socket.socket] = None
-
-    def post(self, path: str, body: Any, timeout: float,
-             headers: Optional[dict[str, str]] = None) -> tuple[int, bytes]:
-        """POST ``body`` as JSON; return the status and the whole response body.
-
-        Raises NoAnswer when no complete HTTP answer came back within ``timeout`` seconds
-        (per socket operation, as with ``requests``)."""
-        request = self._request(path, json.dumps(body).encode(), headers)
-        try:
-            sock = self._ready(timeout)
-            sock.sendall(request)
-            resp = http.client.HTTPResponse(sock, method="POST")
-            resp.begin()
-            content = resp.read()
-        except (OSError, http.client.HTTPException, ValueError) as err:
-            self.close()
-            raise NoAnswer(f"{type(err).__name__}: {err}") from None
-        if resp.will_close:  # HTTP/1.0 or "Connection: close": the next call reconnects
-            self.close()
-        return resp.status, content
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def _request(self, path: str, data: bytes, headers: Optional[dict[str, str]]) -> bytes:
-        head = (f"POST {self._prefix}{path} HTTP/1.1\r\nHost: {self._host}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n")
-        for name, value in (headers or {}).items():
-            head += f"{name}: {value}\r\n"
-        return (head + "\r\n").encode("latin-1") + data
-
-    def _ready(self, timeout: float) -> socket.socket:
-        """The open socket, or a new one when there is none or the server has closed it
-        since its last answer."""
-        sock = self._sock
-        if sock is not None and not self._tls and _readable(sock):
-            self.close()  # EOF (or bytes nobody asked for) on an idle connection: start afresh
-            sock = None
-        if sock is None:
-            sock = socket.create_connection(self._address, timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
-            if self._tls:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._address[0])
-            self._sock = sock
-        elif sock.gettimeout() != timeout:
-            sock.settimeout(timeout)
-        return sock
-
-
-def _readable(sock: socket.socket) -> bool:
-    """True when an idle keep-alive socket has something to read: EOF or stray bytes.
-    (Not for TLS sockets, whose session tickets would look like stray bytes.)"""
-    poller = select.poll()  # not select.select: no limit on the descriptor number
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 class RollupClient:

@@ -193,3 +193,60 @@ def test_finish_retries_through_500_and_garbage_with_the_same_status():
         assert [json.loads(b)["status"] for _, b in FlakyServer.seen] == ["reject"] * 4
     finally:
         server.shutdown()
+
+
+# --- the DApp's HTTP client reads answers as http.client does ---------------------------
+
+ANSWERS = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 201\r\nContent-Length: 11\r\n\r\n{\"index\":0}",  # no reason phrase
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops",
+    b"HTTP/1.0 200 OK\r\n\r\nread to the end",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabEXTRA",
+    b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 1\r\n\r\nz",
+]
+BROKEN_ANSWERS = [
+    b"",
+    b"garbage\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+]
+
+
+def _answer_via(reader, raw: bytes):
+    import socket
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.settimeout(2)
+        theirs.sendall(raw)
+        theirs.shutdown(socket.SHUT_WR)
+        return reader(ours)
+
+
+def _stdlib(sock):
+    import http.client
+
+    resp = http.client.HTTPResponse(sock, method="POST")
+    resp.begin()
+    return resp.status, resp.read(), resp.will_close
+
+
+def test_http_client_reads_answers_as_http_client_does():
+    from rollup.http_client import read_response
+
+    for raw in ANSWERS:
+        assert _answer_via(read_response, raw) == _answer_via(_stdlib, raw), raw
+    for raw in BROKEN_ANSWERS:
+        kinds = []
+        for reader in (read_response, _stdlib):
+            try:
+                _answer_via(reader, raw)
+            except Exception as err:  # noqa: BLE001 (the class is what is compared)
+                kinds.append(type(err).__name__)
+        assert len(kinds) == 2 and kinds[0] == kinds[1], (raw, kinds)
