@@ -277,7 +277,7 @@ def test_sigkill_at_random_moments_then_restart(tmp_path):
     try:
         enqueue_log(host, log)
         advances = sum(1 for e in log if e["kind"] == "advance")
-        kills = keep_alive(dapp, host, advances, timeout=180, kill_every=(0.1, 0.4), seed=5)
+        kills = keep_alive(dapp, host, advances, timeout=180, kill_every=(0.02, 0.15), seed=5)
     finally:
         dapp.stop()
         server.stop()
