@@ -9,14 +9,15 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable, Union
 
-from db.codec import int_to_blob, iter_events
+from db.codec import blob_to_int, int_to_blob, iter_events
 
 LEDGERS_V2 = """
     -- What an account holds of a token, settled at `block`: available and committed
     -- amounts and, per side (in, out), the flow rate at that block and a summary of the
     -- side's pending events: all lie in [first, last] (0, 0 when none) and their sums
     -- (Σ rate change, Σ lump - rate change * block) are r, c. The events themselves are in
-    -- side_events (few) or tree_nodes (many, when *_tree > 0).
+    -- side_events (few) or tree_nodes (many, when *_tree > 0, the tree's size); base is
+    -- then the tree's prefix sum at `block`. Sums are signed minimal two's complement.
     CREATE TABLE ledgers (
         id         INTEGER PRIMARY KEY,
         account_id INTEGER NOT NULL REFERENCES accounts(id),
@@ -28,46 +29,62 @@ LEDGERS_V2 = """
         in_tree    INTEGER NOT NULL,
         in_first   INTEGER NOT NULL,
         in_last    INTEGER NOT NULL,
-        in_r       BLOB NOT NULL,   -- signed minimal two's complement
+        in_r       BLOB NOT NULL,
         in_c       BLOB NOT NULL,
+        in_base_r  BLOB NOT NULL,
+        in_base_c  BLOB NOT NULL,
         out_rate   BLOB NOT NULL,
         out_tree   INTEGER NOT NULL,
         out_first  INTEGER NOT NULL,
         out_last   INTEGER NOT NULL,
         out_r      BLOB NOT NULL,
         out_c      BLOB NOT NULL,
+        out_base_r BLOB NOT NULL,
+        out_base_c BLOB NOT NULL,
         UNIQUE (account_id, token_id)
     )
 """
 
 SIDE_EVENTS = """
     -- The pending events of a side that has few (side_key = ledger id * 2 + (0 in, 1 out)),
-    -- packed (db.codec.pack_events). Kept out of the ledger row so that the row stays a
-    -- few dozen bytes and reads that the summary answers never load them.
+    -- packed (db.codec.pack_events). Kept out of the ledger row so that the row stays
+    -- small and reads that the summary answers never load them.
     CREATE TABLE side_events (
         side_key INTEGER PRIMARY KEY,
         events   BLOB NOT NULL
     )
 """
 
-
-def _tree_total(conn: sqlite3.Connection, side_key: int, size: int, block: int) -> tuple[int, int]:
-    from db.store import load_nodes  # (imported here: the store imports the domain, which imports this module)
-    from streamable_token.schedule import prefix_sum, query_path, sub
-
-    hi, lo = query_path(size, size), query_path(block, size)
-    nodes = load_nodes(conn, side_key, hi + lo)
-    return sub(prefix_sum(nodes, hi), prefix_sum(nodes, lo))
+TREE_NODES_V2 = """
+    -- Fenwick tree nodes of large schedules (side_key as in side_events): Σ rate change
+    -- and Σ c, each as 56-bit limbs that SQLite can sum (db.store), or whole in big.
+    CREATE TABLE tree_nodes (
+        side_key INTEGER NOT NULL,
+        node     INTEGER NOT NULL,
+        r0       INTEGER NOT NULL,
+        r1       INTEGER NOT NULL,
+        r2       INTEGER NOT NULL,
+        c0       INTEGER NOT NULL,
+        c1       INTEGER NOT NULL,
+        c2       INTEGER NOT NULL,
+        big      BLOB,
+        PRIMARY KEY (side_key, node)
+    ) WITHOUT ROWID
+"""
 
 
 def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
-    """2: pending events move from the ledger row to side_events, and each side gets the
-    summary that lets most reads skip them (O(1) balance past a side's last event)."""
-    from streamable_token.schedule import ZERO, add, event_delta
+    """2: pending events move out of the ledger row (to side_events, or tree nodes regrouped
+    into summable limbs) and each side gets the summary that lets most reads skip them."""
+    # (imported here: the store imports the domain, which imports this module)
+    from db.store import store_nodes
+    from streamable_token.schedule import ZERO, add, event_delta, prefix_sum, query_path, sub
 
     conn.execute("ALTER TABLE ledgers RENAME TO ledgers_v1")
+    conn.execute("ALTER TABLE tree_nodes RENAME TO tree_nodes_v1")
     conn.execute(LEDGERS_V2)
     conn.execute(SIDE_EVENTS)
+    conn.execute(TREE_NODES_V2)
     rows = conn.execute(
         "SELECT id, account_id, token_id, block, available, committed, in_rate, in_events,"
         " in_tree, out_rate, out_events, out_tree FROM ledgers_v1 ORDER BY id"
@@ -75,19 +92,30 @@ def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
     for lid, account_id, token_id, block, available, committed, *sides in rows:
         values: list = [lid, account_id, token_id, block, available, committed]
         for which, (rate, packed, tree) in enumerate((sides[:3], sides[3:])):
-            total, first, last = ZERO, 0, 0
+            side_key = lid * 2 + which
+            total, base, first, last = ZERO, ZERO, 0, 0
             if packed:
                 events = list(iter_events(packed))
                 for ev in events:
                     total = add(total, event_delta(*ev))
                 first, last = events[0][0], events[-1][0]
-                conn.execute("INSERT INTO side_events VALUES (?, ?)", (lid * 2 + which, packed))
-            elif tree > block:
-                total = _tree_total(conn, lid * 2 + which, tree, block)
-                first, last = block + 1, tree
-            values += [rate, tree, first, last, int_to_blob(total[0]), int_to_blob(total[1])]
-        conn.execute(f"INSERT INTO ledgers VALUES ({', '.join('?' * 18)})", values)
+                conn.execute("INSERT INTO side_events VALUES (?, ?)", (side_key, packed))
+            elif tree:
+                nodes = {
+                    n: (blob_to_int(r), blob_to_int(c))
+                    for n, r, c in conn.execute(
+                        "SELECT node, r, c FROM tree_nodes_v1 WHERE side_key = ? ORDER BY node", (side_key,)
+                    )
+                }
+                store_nodes(conn, side_key, nodes)
+                base = prefix_sum(nodes, query_path(block, tree))
+                total = sub(prefix_sum(nodes, query_path(tree, tree)), base)
+                if tree > block:
+                    first, last = block + 1, tree
+            values += [rate, tree, first, last, *map(int_to_blob, total + base)]
+        conn.execute(f"INSERT INTO ledgers VALUES ({', '.join('?' * 22)})", values)
     conn.execute("DROP TABLE ledgers_v1")
+    conn.execute("DROP TABLE tree_nodes_v1")
 
 
 MIGRATIONS: list[Union[str, Callable[[sqlite3.Connection], None]]] = [

@@ -14,7 +14,7 @@ from db.codec import (
     uint_to_blob,
     iter_events,
 )
-from streamable_token.schedule import Delta, Event, Ledger, Side
+from streamable_token.schedule import ZERO, Delta, Event, Ledger, Side
 
 EMPTY = b""
 
@@ -74,7 +74,7 @@ def account_address(conn: sqlite3.Connection, account_id: int) -> bytes:
 
 # --- ledgers ------------------------------------------------------------------------
 
-_SIDE_COLUMNS = ("rate", "tree", "first", "last", "r", "c")
+_SIDE_COLUMNS = ("rate", "tree", "first", "last", "r", "c", "base_r", "base_c")
 _LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
     f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
 )
@@ -100,16 +100,68 @@ def find_ledger(conn: sqlite3.Connection, token: bytes, account: bytes) -> Optio
     return None if row is None else _decode_ledger(conn, row)
 
 
+def _sum_expression(which: int, n: int) -> str:
+    """SQL for the sums of a side's tree nodes on a path of n nodes (?4..), as text."""
+    sums = " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "r2", "c0", "c1", "c2"))
+    nodes = ", ".join(f"?{4 + k}" for k in range(n))
+    return (
+        f"(SELECT {sums} || ' ' || count(big) FROM tree_nodes"
+        f" WHERE side_key = l.id * 2 + {which} AND node IN ({nodes}))"
+    )
+
+
+_LEDGER_AT: dict[int, str] = {}
+
+
+def _ledger_at_sql(n: int) -> str:
+    sql = _LEDGER_AT.get(n)
+    if sql is None:
+        extras = []
+        for which, side in enumerate(("in", "out")):
+            extras.append(
+                f"CASE WHEN l.{side}_first <= ?3 AND ?3 < l.{side}_last THEN"
+                f" CASE WHEN l.{side}_tree > 0 THEN {_sum_expression(which, n)}"
+                f" ELSE (SELECT events FROM side_events WHERE side_key = l.id * 2 + {which}) END END"
+            )
+        sql = _FIND_LEDGER.replace(" FROM accounts a", f", {', '.join(extras)} FROM accounts a", 1)
+        sql = _LEDGER_AT[n] = sql.replace("a.address = ? AND t.address = ?", "a.address = ?1 AND t.address = ?2")
+    return sql
+
+
+def ledger_at(conn: sqlite3.Connection, token: bytes, account: bytes, block: int, path: list[int]) -> Optional[Ledger]:
+    """The ledger by addresses, with what a read at ``block`` needs beyond each side's
+    summary (see Side.pending) fetched in the same statement: the side's packed events,
+    or the sums of its tree nodes on ``path`` (the prefix path of ``block``), added up
+    by SQLite. One statement per balance read, whatever the schedule."""
+    row = conn.execute(_ledger_at_sql(len(path)), (account, token, block, *path)).fetchone()
+    if row is None:
+        return None
+    ledger = _decode_ledger(conn, row)
+    for which, side, extra in ((0, ledger.incoming, row[-2]), (1, ledger.outgoing, row[-1])):
+        if extra is None:
+            continue
+        if side.tree_size:
+            r0, r1, r2, c0, c1, c2, bigs = map(int, extra.split())
+            if bigs:
+                side.prefix_at = (block, sum_nodes(conn, ledger.id * 2 + which, path))
+            else:
+                side.prefix_at = (block, (r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))))
+        else:
+            side.use_source(partial(iter_events, extra))
+    return ledger
+
+
 def _load_events(conn: sqlite3.Connection, side_key: int) -> Iterator[Event]:
     row = conn.execute("SELECT events FROM side_events WHERE side_key = ?", (side_key,)).fetchone()
     return iter_events(row[0] if row else EMPTY)
 
 
 def _decode_side(conn: sqlite3.Connection, side_key: int, values: tuple) -> Side:
-    rate, tree, first, last, r, c = values
+    rate, tree, first, last, r, c, base_r, base_c = values
     # the events are loaded only when a caller needs more than the summary
     source = partial(_load_events, conn, side_key) if last and not tree else None
-    return Side(blob_to_uint(rate), tree, first, last, (blob_to_int(r), blob_to_int(c)), source)
+    base = (blob_to_int(base_r), blob_to_int(base_c)) if tree else ZERO
+    return Side(blob_to_uint(rate), tree, first, last, (blob_to_int(r), blob_to_int(c)), source, base)
 
 
 def _decode_ledger(conn: sqlite3.Connection, row: tuple) -> Ledger:
@@ -119,23 +171,24 @@ def _decode_ledger(conn: sqlite3.Connection, row: tuple) -> Ledger:
         block=row[1],
         available=blob_to_uint(row[2]),
         committed=blob_to_uint(row[3]),
-        incoming=_decode_side(conn, lid * 2, row[4:10]),
-        outgoing=_decode_side(conn, lid * 2 + 1, row[10:16]),
+        incoming=_decode_side(conn, lid * 2, row[4:12]),
+        outgoing=_decode_side(conn, lid * 2 + 1, row[12:20]),
     )
 
 
 def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
     return conn.execute(
         "INSERT INTO ledgers (account_id, token_id, block, available, committed,"
-        " in_rate, in_tree, in_first, in_last, in_r, in_c,"
-        " out_rate, out_tree, out_first, out_last, out_r, out_c)"
-        " VALUES (?, ?, ?, x'', x'', x'', 0, 0, 0, x'', x'', x'', 0, 0, 0, x'', x'')",
+        " in_rate, in_tree, in_first, in_last, in_r, in_c, in_base_r, in_base_c,"
+        " out_rate, out_tree, out_first, out_last, out_r, out_c, out_base_r, out_base_c)"
+        " VALUES (?, ?, ?, x'', x'', x'', 0, 0, 0, x'', x'', x'', x'', x'', 0, 0, 0, x'', x'', x'', x'')",
         (account_id, token_id, block),
     ).lastrowid
 
 
 def _side_values(side: Side) -> list:
-    return [side.tree_size, side.first, side.last, int_to_blob(side.total[0]), int_to_blob(side.total[1])]
+    return [side.tree_size, side.first, side.last, int_to_blob(side.total[0]), int_to_blob(side.total[1]),
+            int_to_blob(side.base[0]), int_to_blob(side.base[1])]
 
 
 def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
@@ -168,56 +221,87 @@ def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[
 
 
 # --- Fenwick tree nodes -------------------------------------------------------------
+#
+# A node's two sums are stored as three 56-bit limbs each (low, middle unsigned; high
+# signed) in INTEGER columns, so that SQLite itself adds up a prefix path in one row:
+# a path has at most 63 nodes, so no limb sum can overflow 64 bits. The rare value beyond
+# ±2^167 is kept whole in ``big`` instead (limbs 0) and added in Python.
+
+_LIMB = 56
+_LIMB_MASK = (1 << _LIMB) - 1
+_LIMB_RANGE = 1 << (3 * _LIMB - 1)
+
+
+def _limbs(n: int) -> tuple[int, int, int]:
+    return n & _LIMB_MASK, (n >> _LIMB) & _LIMB_MASK, n >> (2 * _LIMB)
+
+
+def _node_row(side_key: int, node: int, value: Delta) -> tuple:
+    r, c = value
+    if -_LIMB_RANGE <= r < _LIMB_RANGE and -_LIMB_RANGE <= c < _LIMB_RANGE:
+        return (side_key, node, *_limbs(r), *_limbs(c), None)
+    rb = int_to_blob(r)
+    return (side_key, node, 0, 0, 0, 0, 0, 0, bytes((len(rb),)) + rb + int_to_blob(c))
+
+
+def _from_big(big: bytes) -> Delta:
+    return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
+
+
+def _node_value(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
+    if big is not None:
+        return _from_big(big)
+    return r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))
+
+
+def _in_marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) -> dict[int, Delta]:
+    """Values of the given nodes; nodes never written are absent."""
     keys = sorted(set(nodes))
     if not keys:
         return {}
-    return {n: (blob_to_int(r), blob_to_int(c)) for n, r, c in _select_nodes(conn, side_key, keys)}
+    rows = conn.execute(
+        f"SELECT node, r0, r1, r2, c0, c1, c2, big FROM tree_nodes"
+        f" WHERE side_key = ? AND node IN ({_in_marks(len(keys))})",
+        (side_key, *keys),
+    )
+    return {row[0]: _node_value(*row[1:]) for row in rows}
 
 
-_SELECT_NODES: dict[int, str] = {}
+_SUM_SQL: dict[int, str] = {}
 
 
-def _select_nodes(conn: sqlite3.Connection, side_key: int, keys: list[int]) -> sqlite3.Cursor:
-    sql = _SELECT_NODES.get(len(keys))
+def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: list[int]) -> Delta:
+    """Σ of the given (distinct) nodes, added up by SQLite: one row back, whatever the path."""
+    sql = _SUM_SQL.get(len(nodes))
     if sql is None:
-        marks = ",".join("?" * len(keys))
-        sql = _SELECT_NODES[len(keys)] = f"SELECT node, r, c FROM tree_nodes WHERE side_key = ? AND node IN ({marks})"
-    return conn.execute(sql, (side_key, *keys))
-
-
-def sum_nodes(conn: sqlite3.Connection, side_key: int, plus: list[int], minus: list[int]) -> Delta:
-    """Σ of the ``plus`` nodes minus Σ of the ``minus`` nodes (disjoint), in one statement:
-    a tree read decodes straight into the sums, with no intermediate dict."""
-    r_total = c_total = 0
-    from_bytes = int.from_bytes
-    rows = _select_nodes(conn, side_key, plus + minus)
-    if minus:
-        negative = set(minus)
-        for n, r, c in rows:
-            if n in negative:
-                r_total -= from_bytes(r, "big", signed=True)
-                c_total -= from_bytes(c, "big", signed=True)
-            else:
-                r_total += from_bytes(r, "big", signed=True)
-                c_total += from_bytes(c, "big", signed=True)
-    else:
-        for _, r, c in rows:
-            r_total += from_bytes(r, "big", signed=True)
-            c_total += from_bytes(c, "big", signed=True)
-    return (r_total, c_total)
+        sql = _SUM_SQL[len(nodes)] = (
+            "SELECT coalesce(sum(r0), 0), coalesce(sum(r1), 0), coalesce(sum(r2), 0),"
+            " coalesce(sum(c0), 0), coalesce(sum(c1), 0), coalesce(sum(c2), 0), count(big)"
+            f" FROM tree_nodes WHERE side_key = ? AND node IN ({_in_marks(len(nodes))})"
+        )
+    r0, r1, r2, c0, c1, c2, bigs = conn.execute(sql, (side_key, *nodes)).fetchone()
+    r = r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB))
+    c = c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))
+    if bigs:
+        for (big,) in conn.execute(
+            f"SELECT big FROM tree_nodes WHERE side_key = ? AND node IN ({_in_marks(len(nodes))})"
+            " AND big IS NOT NULL",
+            (side_key, *nodes),
+        ):
+            br, bc = _from_big(big)
+            r, c = r + br, c + bc
+    return (r, c)
 
 
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
     conn.executemany(
-        "INSERT INTO tree_nodes (side_key, node, r, c) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (side_key, node) DO UPDATE SET r = excluded.r, c = excluded.c",
-        [
-            (side_key, n, int_to_blob(v[0]), int_to_blob(v[1]))
-            for n, v in sorted(nodes.items())
-        ],
+        "INSERT OR REPLACE INTO tree_nodes (side_key, node, r0, r1, r2, c0, c1, c2, big)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [_node_row(side_key, n, v) for n, v in sorted(nodes.items())],
     )
 
 

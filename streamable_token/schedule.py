@@ -127,16 +127,19 @@ def update_path(block: int, size: int) -> list[int]:
     return path
 
 
-def query_path(block: int, size: int) -> list[int]:
-    """Nodes whose sums add up to the prefix [1, block]."""
-    if block >= size:
-        return [size]
+def prefix_path(block: int) -> list[int]:
+    """Nodes whose sums add up to the prefix [1, block] in any tree larger than ``block``."""
     path = []
     i = block
     while i > 0:
         path.append(i)
         i -= i & -i
     return path
+
+
+def query_path(block: int, size: int) -> list[int]:
+    """Nodes whose sums add up to the prefix [1, block] in a tree over [1, size]."""
+    return [size] if block >= size else prefix_path(block)
 
 
 def grown_roots(old_size: int, new_size: int) -> list[int]:
@@ -178,10 +181,14 @@ class Side:
     a block in between needs the events themselves, inline (a short sorted list, loaded
     and decoded lazily through ``source``) or, when ``tree_size`` > 0, a Fenwick tree.
     Inline bounds are exact; tree bounds may be loose (a removed event does not shrink
-    them), which only costs a tree read that a tighter bound would have skipped.
+    them), which only costs a tree read that a tighter bound would have skipped. A tree
+    keeps settled events too, so ``base`` is its prefix sum at the settled block: the
+    pending sum up to ``b`` is the tree's prefix at ``b`` minus ``base``, one path read.
     """
 
-    __slots__ = ("rate", "tree_size", "first", "last", "total", "_events", "_source", "events_changed")
+    __slots__ = (
+        "rate", "tree_size", "first", "last", "total", "base", "prefix_at", "_events", "_source", "events_changed"
+    )
 
     def __init__(
         self,
@@ -191,6 +198,7 @@ class Side:
         last: int = 0,
         total: Delta = ZERO,
         source: Callable[[], Iterator[Event]] | None = None,
+        base: Delta = ZERO,
     ) -> None:
         """``source`` yields the stored inline events; None when there are none."""
         self.rate = rate
@@ -198,6 +206,9 @@ class Side:
         self.first = first
         self.last = last
         self.total = total
+        self.base = base
+        self.prefix_at: tuple[int, Delta] | None = None
+        """(block, the tree's prefix sum at block) when a read fetched it with the row."""
         self._events: list[Event] | None = None if source is not None else []
         self._source = source
         self.events_changed = False
@@ -216,6 +227,11 @@ class Side:
         if not self.tree_size:
             self.first, self.last = (value[0][0], value[-1][0]) if value else (0, 0)
 
+    def use_source(self, source: Callable[[], Iterator[Event]]) -> None:
+        """Read the stored events from ``source`` (already fetched) instead."""
+        if self._events is None:
+            self._source = source
+
     def iter_events(self) -> Iterable[Event]:
         return self._events if self._events is not None else self._source()
 
@@ -225,6 +241,8 @@ class Side:
             return ZERO
         if b >= self.last:
             return self.total
+        if self.prefix_at is not None and self.prefix_at[0] == b:
+            return sub(self.prefix_at[1], self.base)
         return None
 
     def settled(self, b: int, pending: Delta) -> None:
@@ -232,6 +250,7 @@ class Side:
         self.rate += pending[0]
         self.total = sub(self.total, pending)
         if self.tree_size:
+            self.base = add(self.base, pending)
             self.first, self.last = (0, 0) if b >= self.last else (max(self.first, b + 1), self.last)
         elif self.last and b >= self.first:
             self.events = settle_events(self.events, b)

@@ -39,7 +39,9 @@ from streamable_token.schedule import (
     query_path,
     segment_events,
     pending_sum,
+    prefix_path,
     split_amount,
+    sub,
     tree_size_for,
     update_path,
 )
@@ -132,14 +134,7 @@ class StreamableToken:
             return known
         if not side.tree_size:
             return pending_sum(side.iter_events(), b)
-        n = side.tree_size
-        hi = query_path(b, n)
-        lo = query_path(ledger.block, n) if ledger.block else []
-        shared = set(hi).intersection(lo)  # nodes in both prefixes cancel out
-        if shared:
-            hi = [x for x in hi if x not in shared]
-            lo = [x for x in lo if x not in shared]
-        return store.sum_nodes(self.conn, ledger.id * 2 + which, hi, lo)
+        return sub(store.sum_nodes(self.conn, ledger.id * 2 + which, query_path(b, side.tree_size)), side.base)
 
     def _settle(self, ledger: Ledger, block: int) -> None:
         if block < ledger.block:
@@ -427,7 +422,8 @@ class StreamableToken:
         """(balance, available, committed) at ``block``, which must not precede the
         account's last change; a later block projects today's streams forward."""
         block = _check_block(block)
-        ledger = store.find_ledger(self.conn, parse_address(token, "token"), parse_address(account, "account"))
+        t, a = parse_address(token, "token"), parse_address(account, "account")
+        ledger = store.ledger_at(self.conn, t, a, block, prefix_path(block))
         if ledger is None:
             return Balance(0, 0, 0)
         if block < ledger.block:

@@ -64,6 +64,32 @@ def test_amounts_near_uint256_max_are_exact(engine):
     assert engine.total_supply(T) == 0
 
 
+@pytest.mark.parametrize("unit", [1, 10**18, 2**200], ids=["wei", "18-decimals", "2^200"])
+def test_tree_schedules_are_exact_for_small_and_huge_amounts(monkeypatch, unit):
+    """Many streams into one account put its schedule in the Fenwick tree, whose sums are
+    stored as summable limbs or, past ±2^167, whole: both must give the exact balance."""
+    from streamable_token import token as token_module
+
+    monkeypatch.setattr(token_module, "INLINE_MAX_EVENTS", 2)
+    engine = StreamableToken(":memory:")
+    senders = ["0x" + (i + 1).to_bytes(20, "big").hex() for i in range(12)]
+    ids = []
+    for i, s in enumerate(senders):
+        engine.mint(T, s, 7 * unit * (i + 1), block=0)
+        ids.append(engine.open_stream(T, s, BOB, 7 * unit * (i + 1) - i, 1 + i, 5 + 3 * i, 0))
+    engine.cancel_stream(ids[3], BOB, 6)
+    engine.update_stream(ids[5], senders[5], 7, new_end_block=40)
+    for block in (7, 8, 13, 20, 33, 39, 40, 41, 100):
+        expected = sum(engine.get_stream(i).streamed_at(block) for i in ids)
+        assert engine.realtime_balance_of(T, BOB, block).balance == expected
+    engine.transfer(T, BOB, ALICE, 1, 20)  # settles the tree side at block 20
+    for block in (20, 33, 41):
+        expected = sum(engine.get_stream(i).streamed_at(block) for i in ids) - 1
+        assert engine.realtime_balance_of(T, BOB, block).balance == expected
+    kinds = engine.conn.execute("SELECT count(big), count(*) FROM tree_nodes").fetchone()
+    assert kinds[1] > 0 and (kinds[0] > 0) == (unit > 2**100)
+
+
 @pytest.mark.parametrize(
     "kwargs, field",
     [
