@@ -7,17 +7,19 @@ an SQL script, or a function when rows must be rewritten by Python (decoded blob
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable, Union
+import struct
+from typing import Callable, Iterator, Union
 
-from db.codec import blob_to_int, int_to_blob, iter_events
+from db.codec import blob_to_int, int_to_blob
 
 LEDGERS_V2 = """
     -- What an account holds of a token, settled at `block`: available and committed
     -- amounts and, per side (in, out), the flow rate at that block and a summary of the
     -- side's pending events: all lie in [first, last] (0, 0 when none) and their sums
-    -- (Σ rate change, Σ lump - rate change * block) are r, c. The events themselves are in
-    -- side_events (few) or tree_nodes (many, when *_tree > 0, the tree's size); base is
-    -- then the tree's prefix sum at `block`. Sums are signed minimal two's complement.
+    -- (Σ rate change, Σ lump - rate change * block) are r, c. The events themselves are
+    -- `count` rows of side_events (few) or tree_nodes (many, when *_tree > 0, the tree's
+    -- size); base is then the tree's prefix sum at `block`. Sums are signed minimal
+    -- two's complement.
     CREATE TABLE ledgers (
         id         INTEGER PRIMARY KEY,
         account_id INTEGER NOT NULL REFERENCES accounts(id),
@@ -27,6 +29,7 @@ LEDGERS_V2 = """
         committed  BLOB NOT NULL,
         in_rate    BLOB NOT NULL,
         in_tree    INTEGER NOT NULL,
+        in_count   INTEGER NOT NULL,
         in_first   INTEGER NOT NULL,
         in_last    INTEGER NOT NULL,
         in_r       BLOB NOT NULL,
@@ -35,6 +38,7 @@ LEDGERS_V2 = """
         in_base_c  BLOB NOT NULL,
         out_rate   BLOB NOT NULL,
         out_tree   INTEGER NOT NULL,
+        out_count  INTEGER NOT NULL,
         out_first  INTEGER NOT NULL,
         out_last   INTEGER NOT NULL,
         out_r      BLOB NOT NULL,
@@ -45,39 +49,41 @@ LEDGERS_V2 = """
     )
 """
 
-SIDE_EVENTS = """
-    -- The pending events of a side that has few (side_key = ledger id * 2 + (0 in, 1 out)),
-    -- packed (db.codec.pack_events). Kept out of the ledger row so that the row stays
-    -- small and reads that the summary answers never load them.
-    CREATE TABLE side_events (
-        side_key INTEGER PRIMARY KEY,
-        events   BLOB NOT NULL
-    )
-"""
-
-TREE_NODES_V2 = """
-    -- Fenwick tree nodes of large schedules (side_key as in side_events): Σ rate change
-    -- and Σ c, each as 56-bit limbs that SQLite can sum (db.store), or whole in big.
-    CREATE TABLE tree_nodes (
-        side_key INTEGER NOT NULL,
-        node     INTEGER NOT NULL,
-        r0       INTEGER NOT NULL,
+DELTA_COLUMNS = """
+        r0       INTEGER NOT NULL,  -- Σ rate change and Σ c as 54-bit limbs (db.store)
         r1       INTEGER NOT NULL,
         r2       INTEGER NOT NULL,
         c0       INTEGER NOT NULL,
         c1       INTEGER NOT NULL,
         c2       INTEGER NOT NULL,
-        big      BLOB,
+        big      BLOB,              -- or whole, when too large for the limbs
+"""
+
+SIDE_EVENTS = f"""
+    -- The pending events of a side that has few, aggregated per block
+    -- (side_key = ledger id * 2 + (0 in, 1 out)).
+    CREATE TABLE side_events (
+        side_key INTEGER NOT NULL,
+        block    INTEGER NOT NULL,{DELTA_COLUMNS}
+        PRIMARY KEY (side_key, block)
+    ) WITHOUT ROWID
+"""
+
+TREE_NODES_V2 = f"""
+    -- Fenwick tree nodes over block numbers of the sides that have many pending events.
+    CREATE TABLE tree_nodes (
+        side_key INTEGER NOT NULL,
+        node     INTEGER NOT NULL,{DELTA_COLUMNS}
         PRIMARY KEY (side_key, node)
     ) WITHOUT ROWID
 """
 
 
 def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
-    """2: pending events move out of the ledger row (to side_events, or tree nodes regrouped
-    into summable limbs) and each side gets the summary that lets most reads skip them."""
+    """2: pending events move out of the ledger row into summable rows (side_events, or
+    tree nodes as limbs) and each side gets the summary that lets most reads skip them."""
     # (imported here: the store imports the domain, which imports this module)
-    from db.store import store_nodes
+    from db.store import add_event, store_nodes
     from streamable_token.schedule import ZERO, add, event_delta, prefix_sum, query_path, sub
 
     conn.execute("ALTER TABLE ledgers RENAME TO ledgers_v1")
@@ -93,13 +99,14 @@ def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
         values: list = [lid, account_id, token_id, block, available, committed]
         for which, (rate, packed, tree) in enumerate((sides[:3], sides[3:])):
             side_key = lid * 2 + which
-            total, base, first, last = ZERO, ZERO, 0, 0
+            total, base, count, first, last = ZERO, ZERO, 0, 0, 0
             if packed:
-                events = list(iter_events(packed))
+                events = list(_v1_events(packed))
                 for ev in events:
-                    total = add(total, event_delta(*ev))
+                    delta = event_delta(*ev)
+                    total = add(total, delta)
+                    count += add_event(conn, side_key, ev[0], delta)
                 first, last = events[0][0], events[-1][0]
-                conn.execute("INSERT INTO side_events VALUES (?, ?)", (side_key, packed))
             elif tree:
                 nodes = {
                     n: (blob_to_int(r), blob_to_int(c))
@@ -112,10 +119,26 @@ def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
                 total = sub(prefix_sum(nodes, query_path(tree, tree)), base)
                 if tree > block:
                     first, last = block + 1, tree
-            values += [rate, tree, first, last, *map(int_to_blob, total + base)]
-        conn.execute(f"INSERT INTO ledgers VALUES ({', '.join('?' * 22)})", values)
+            values += [rate, tree, count, first, last, *map(int_to_blob, total + base)]
+        conn.execute(f"INSERT INTO ledgers VALUES ({', '.join('?' * len(values))})", values)
     conn.execute("DROP TABLE ledgers_v1")
     conn.execute("DROP TABLE tree_nodes_v1")
+
+
+def _v1_events(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(block, rate change, lump) of a side's events as schema 1 packed them: format byte
+    1 then fixed 32-byte records, or 0 then block(8) ‖ len ‖ rate change ‖ len ‖ lump."""
+    if data[0] == 1:
+        for block, high, low, lump in struct.iter_unpack(">QqQq", data[1:]):
+            yield block, (high << 64) | low, lump
+        return
+    i = 1
+    while i < len(data):
+        block = int.from_bytes(data[i : i + 8], "big")
+        j = i + 9 + data[i + 8]
+        rate_change = blob_to_int(data[i + 9 : j])
+        i = j + 1 + data[j]
+        yield block, rate_change, blob_to_int(data[j + 1 : i])
 
 
 MIGRATIONS: list[Union[str, Callable[[sqlite3.Connection], None]]] = [

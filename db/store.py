@@ -3,18 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from functools import partial
 from typing import Iterable, Iterator, Optional
 
-from db.codec import (
-    blob_to_int,
-    blob_to_uint,
-    int_to_blob,
-    pack_events,
-    uint_to_blob,
-    iter_events,
-)
-from streamable_token.schedule import ZERO, Delta, Event, Ledger, Side
+from db.codec import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
+from streamable_token.schedule import ZERO, Delta, Ledger, Side
 
 EMPTY = b""
 
@@ -72,18 +64,74 @@ def account_address(conn: sqlite3.Connection, account_id: int) -> bytes:
     return conn.execute("SELECT address FROM accounts WHERE id = ?", (account_id,)).fetchone()[0]
 
 
+# --- summable sums ------------------------------------------------------------------
+#
+# An event row or a tree node holds a Delta (Σ rate change, Σ c). Each of its two sums is
+# stored as three 54-bit limbs (low, middle unsigned; high signed) in INTEGER columns, so
+# that SQLite itself adds up a range of event rows or a prefix path of tree nodes and
+# returns one row: a sum over fewer than 512 rows (a side has at most INLINE_MAX_EVENTS
+# rows; a path at most 63 nodes) cannot overflow SQLite's 64-bit INTEGER. The rare value
+# beyond ±2^161 is kept whole in ``big`` instead (limbs 0) and added in Python.
+
+_LIMB = 54
+_LIMB_MASK = (1 << _LIMB) - 1
+_LIMB_RANGE = 1 << (3 * _LIMB - 1)
+_DELTA_COLUMNS = "r0, r1, r2, c0, c1, c2, big"
+_SUMS = (
+    " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "r2", "c0", "c1", "c2"))
+    + " || ' ' || count(big)"
+)
+
+
+def _limbs(n: int) -> tuple[int, int, int]:
+    return n & _LIMB_MASK, (n >> _LIMB) & _LIMB_MASK, n >> (2 * _LIMB)
+
+
+def _delta_columns(value: Delta) -> tuple:
+    r, c = value
+    if -_LIMB_RANGE <= r < _LIMB_RANGE and -_LIMB_RANGE <= c < _LIMB_RANGE:
+        return (*_limbs(r), *_limbs(c), None)
+    rb = int_to_blob(r)
+    return (0, 0, 0, 0, 0, 0, bytes((len(rb),)) + rb + int_to_blob(c))
+
+
+def _delta_of(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
+    if big is not None:
+        return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
+    return r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))
+
+
+def _parse_sums(text: str) -> tuple[Delta, int]:
+    """(Σ of the limb columns, number of rows whose value is in ``big``) from _SUMS."""
+    r0, r1, r2, c0, c1, c2, bigs = map(int, text.split())
+    return _delta_of(r0, r1, r2, c0, c1, c2, None), bigs
+
+
+def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -> Delta:
+    r, c = total
+    for (big,) in conn.execute(sql, params):
+        br, bc = _delta_of(0, 0, 0, 0, 0, 0, big)
+        r, c = r + br, c + bc
+    return (r, c)
+
+
+def _marks(first: int, n: int) -> str:
+    return ", ".join(f"?{first + k}" for k in range(n))
+
+
 # --- ledgers ------------------------------------------------------------------------
 
-_SIDE_COLUMNS = ("rate", "tree", "first", "last", "r", "c", "base_r", "base_c")
+_SIDE_COLUMNS = ("rate", "tree", "count", "first", "last", "r", "c", "base_r", "base_c")
 _LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
     f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
 )
 _SELECT_LEDGER = ", ".join(_LEDGER_COLUMNS)
 _FIND_LEDGER = (
-    f"SELECT {', '.join('l.' + c for c in _LEDGER_COLUMNS)} FROM accounts a"
+    f"SELECT {', '.join('l.' + c for c in _LEDGER_COLUMNS)}{{extras}} FROM accounts a"
     " JOIN ledgers l ON l.account_id = a.id JOIN tokens t ON t.id = l.token_id"
-    " WHERE a.address = ? AND t.address = ?"
+    " WHERE a.address = ?1 AND t.address = ?2"
 )
+_N = len(_SIDE_COLUMNS)
 
 
 def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
@@ -91,23 +139,7 @@ def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Opt
         f"SELECT {_SELECT_LEDGER} FROM ledgers WHERE account_id = ? AND token_id = ?",
         (account_id, token_id),
     ).fetchone()
-    return None if row is None else _decode_ledger(conn, row)
-
-
-def find_ledger(conn: sqlite3.Connection, token: bytes, account: bytes) -> Optional[Ledger]:
-    """The ledger of an (account, token) pair by addresses, in one statement (for reads)."""
-    row = conn.execute(_FIND_LEDGER, (account, token)).fetchone()
-    return None if row is None else _decode_ledger(conn, row)
-
-
-def _sum_expression(which: int, n: int) -> str:
-    """SQL for the sums of a side's tree nodes on a path of n nodes (?4..), as text."""
-    sums = " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "r2", "c0", "c1", "c2"))
-    nodes = ", ".join(f"?{4 + k}" for k in range(n))
-    return (
-        f"(SELECT {sums} || ' ' || count(big) FROM tree_nodes"
-        f" WHERE side_key = l.id * 2 + {which} AND node IN ({nodes}))"
-    )
+    return None if row is None else _decode_ledger(row)
 
 
 _LEDGER_AT: dict[int, str] = {}
@@ -116,99 +148,130 @@ _LEDGER_AT: dict[int, str] = {}
 def _ledger_at_sql(n: int) -> str:
     sql = _LEDGER_AT.get(n)
     if sql is None:
-        extras = []
+        extras = ""
         for which, side in enumerate(("in", "out")):
-            extras.append(
-                f"CASE WHEN l.{side}_first <= ?3 AND ?3 < l.{side}_last THEN"
-                f" CASE WHEN l.{side}_tree > 0 THEN {_sum_expression(which, n)}"
-                f" ELSE (SELECT events FROM side_events WHERE side_key = l.id * 2 + {which}) END END"
+            extras += (
+                f", CASE WHEN l.{side}_first <= ?3 AND ?3 < l.{side}_last THEN CASE WHEN l.{side}_tree > 0"
+                f" THEN (SELECT {_SUMS} FROM tree_nodes WHERE side_key = l.id * 2 + {which}"
+                f" AND node IN ({_marks(4, n)}))"
+                f" ELSE (SELECT {_SUMS} FROM side_events WHERE side_key = l.id * 2 + {which}"
+                " AND block <= ?3) END END"
             )
-        sql = _FIND_LEDGER.replace(" FROM accounts a", f", {', '.join(extras)} FROM accounts a", 1)
-        sql = _LEDGER_AT[n] = sql.replace("a.address = ? AND t.address = ?", "a.address = ?1 AND t.address = ?2")
+        sql = _LEDGER_AT[n] = _FIND_LEDGER.format(extras=extras)
     return sql
 
 
 def ledger_at(conn: sqlite3.Connection, token: bytes, account: bytes, block: int, path: list[int]) -> Optional[Ledger]:
     """The ledger by addresses, with what a read at ``block`` needs beyond each side's
-    summary (see Side.pending) fetched in the same statement: the side's packed events,
-    or the sums of its tree nodes on ``path`` (the prefix path of ``block``), added up
-    by SQLite. One statement per balance read, whatever the schedule."""
+    summary (see Side.pending) added up by SQLite in the same statement: the side's event
+    rows up to ``block``, or its tree nodes on ``path`` (the prefix path of ``block``).
+    One statement per balance read, whatever the schedule."""
     row = conn.execute(_ledger_at_sql(len(path)), (account, token, block, *path)).fetchone()
     if row is None:
         return None
-    ledger = _decode_ledger(conn, row)
+    ledger = _decode_ledger(row)
     for which, side, extra in ((0, ledger.incoming, row[-2]), (1, ledger.outgoing, row[-1])):
-        if extra is None:
-            continue
-        if side.tree_size:
-            r0, r1, r2, c0, c1, c2, bigs = map(int, extra.split())
+        if extra is not None:
+            total, bigs = _parse_sums(extra)
             if bigs:
-                side.prefix_at = (block, sum_nodes(conn, ledger.id * 2 + which, path))
-            else:
-                side.prefix_at = (block, (r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))))
-        else:
-            side.use_source(partial(iter_events, extra))
+                key = ledger.id * 2 + which
+                total = sum_nodes(conn, key, path) if side.tree_size else sum_events(conn, key, block)
+            side.prefix_at = (block, total)
     return ledger
 
 
-def _load_events(conn: sqlite3.Connection, side_key: int) -> Iterator[Event]:
-    row = conn.execute("SELECT events FROM side_events WHERE side_key = ?", (side_key,)).fetchone()
-    return iter_events(row[0] if row else EMPTY)
-
-
-def _decode_side(conn: sqlite3.Connection, side_key: int, values: tuple) -> Side:
-    rate, tree, first, last, r, c, base_r, base_c = values
-    # the events are loaded only when a caller needs more than the summary
-    source = partial(_load_events, conn, side_key) if last and not tree else None
+def _decode_side(values: tuple) -> Side:
+    rate, tree, count, first, last, r, c, base_r, base_c = values
     base = (blob_to_int(base_r), blob_to_int(base_c)) if tree else ZERO
-    return Side(blob_to_uint(rate), tree, first, last, (blob_to_int(r), blob_to_int(c)), source, base)
+    return Side(blob_to_uint(rate), tree, count, first, last, (blob_to_int(r), blob_to_int(c)), base)
 
 
-def _decode_ledger(conn: sqlite3.Connection, row: tuple) -> Ledger:
-    lid = row[0]
+def _decode_ledger(row: tuple) -> Ledger:
     return Ledger(
-        id=lid,
+        id=row[0],
         block=row[1],
         available=blob_to_uint(row[2]),
         committed=blob_to_uint(row[3]),
-        incoming=_decode_side(conn, lid * 2, row[4:12]),
-        outgoing=_decode_side(conn, lid * 2 + 1, row[12:20]),
+        incoming=_decode_side(row[4 : 4 + _N]),
+        outgoing=_decode_side(row[4 + _N : 4 + 2 * _N]),
     )
 
 
 def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
+    side = "x'', 0, 0, 0, 0, x'', x'', x'', x''"
     return conn.execute(
-        "INSERT INTO ledgers (account_id, token_id, block, available, committed,"
-        " in_rate, in_tree, in_first, in_last, in_r, in_c, in_base_r, in_base_c,"
-        " out_rate, out_tree, out_first, out_last, out_r, out_c, out_base_r, out_base_c)"
-        " VALUES (?, ?, ?, x'', x'', x'', 0, 0, 0, x'', x'', x'', x'', x'', 0, 0, 0, x'', x'', x'', x'')",
-        (account_id, token_id, block),
+        f"INSERT INTO ledgers ({', '.join(_LEDGER_COLUMNS[1:])}, account_id, token_id)"
+        f" VALUES (?, x'', x'', {side}, {side}, ?, ?)",
+        (block, account_id, token_id),
     ).lastrowid
 
 
 def _side_values(side: Side) -> list:
-    return [side.tree_size, side.first, side.last, int_to_blob(side.total[0]), int_to_blob(side.total[1]),
-            int_to_blob(side.base[0]), int_to_blob(side.base[1])]
+    return [
+        uint_to_blob(side.rate), side.tree_size, side.count, side.first, side.last,
+        int_to_blob(side.total[0]), int_to_blob(side.total[1]), int_to_blob(side.base[0]), int_to_blob(side.base[1]),
+    ]
+
+
+_STORE_LEDGER = f"UPDATE ledgers SET {', '.join(f'{c} = ?' for c in _LEDGER_COLUMNS[1:])} WHERE id = ?"
 
 
 def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
-    i, o = ledger.incoming, ledger.outgoing
-    assignments = ", ".join(f"{c} = ?" for c in _LEDGER_COLUMNS[1:])
     conn.execute(
-        f"UPDATE ledgers SET {assignments} WHERE id = ?",
+        _STORE_LEDGER,
         [ledger.block, uint_to_blob(ledger.available), uint_to_blob(ledger.committed),
-         uint_to_blob(i.rate), *_side_values(i), uint_to_blob(o.rate), *_side_values(o), ledger.id],
+         *_side_values(ledger.incoming), *_side_values(ledger.outgoing), ledger.id],
     )
-    for side_key, side in ((ledger.id * 2, i), (ledger.id * 2 + 1, o)):
-        if side.events_changed:
-            if side.events:
-                conn.execute(
-                    "INSERT OR REPLACE INTO side_events (side_key, events) VALUES (?, ?)",
-                    (side_key, pack_events(side.events)),
-                )
-            else:
-                conn.execute("DELETE FROM side_events WHERE side_key = ?", (side_key,))
-            side.events_changed = False
+
+
+# --- pending events of small schedules: one row per block -----------------------------
+
+
+def sum_events(conn: sqlite3.Connection, side_key: int, block: int) -> Delta:
+    """Σ of the side's event rows up to ``block`` (all rows are pending)."""
+    text = conn.execute(
+        f"SELECT {_SUMS} FROM side_events WHERE side_key = ? AND block <= ?", (side_key, block)
+    ).fetchone()[0]
+    total, bigs = _parse_sums(text)
+    if bigs:
+        total = _add_bigs(
+            conn, total, "SELECT big FROM side_events WHERE side_key = ? AND block <= ? AND big IS NOT NULL",
+            (side_key, block),
+        )
+    return total
+
+
+def delete_events(conn: sqlite3.Connection, side_key: int, block: int) -> int:
+    """Drop the side's event rows up to ``block`` (they have happened); how many."""
+    return conn.execute("DELETE FROM side_events WHERE side_key = ? AND block <= ?", (side_key, block)).rowcount
+
+
+def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta) -> int:
+    """Add ``delta`` to the side's row at ``block``; +1 if a row was created, -1 if the row
+    cancelled out and was deleted, else 0."""
+    row = conn.execute(
+        f"SELECT {_DELTA_COLUMNS} FROM side_events WHERE side_key = ? AND block = ?", (side_key, block)
+    ).fetchone()
+    if row is not None:
+        old = _delta_of(*row)
+        delta = (old[0] + delta[0], old[1] + delta[1])
+        if delta == ZERO:
+            conn.execute("DELETE FROM side_events WHERE side_key = ? AND block = ?", (side_key, block))
+            return -1
+    conn.execute(
+        f"INSERT OR REPLACE INTO side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (side_key, block, *_delta_columns(delta)),
+    )
+    return 0 if row is not None else 1
+
+
+def take_events(conn: sqlite3.Connection, side_key: int) -> list[tuple[int, Delta]]:
+    """Remove and return all of the side's event rows (it is moving to a tree), by block."""
+    rows = conn.execute(
+        f"SELECT block, {_DELTA_COLUMNS} FROM side_events WHERE side_key = ? ORDER BY block", (side_key,)
+    ).fetchall()
+    conn.execute("DELETE FROM side_events WHERE side_key = ?", (side_key,))
+    return [(row[0], _delta_of(*row[1:])) for row in rows]
 
 
 def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[bytes, int]]:
@@ -220,42 +283,7 @@ def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[
     )
 
 
-# --- Fenwick tree nodes -------------------------------------------------------------
-#
-# A node's two sums are stored as three 56-bit limbs each (low, middle unsigned; high
-# signed) in INTEGER columns, so that SQLite itself adds up a prefix path in one row:
-# a path has at most 63 nodes, so no limb sum can overflow 64 bits. The rare value beyond
-# ±2^167 is kept whole in ``big`` instead (limbs 0) and added in Python.
-
-_LIMB = 56
-_LIMB_MASK = (1 << _LIMB) - 1
-_LIMB_RANGE = 1 << (3 * _LIMB - 1)
-
-
-def _limbs(n: int) -> tuple[int, int, int]:
-    return n & _LIMB_MASK, (n >> _LIMB) & _LIMB_MASK, n >> (2 * _LIMB)
-
-
-def _node_row(side_key: int, node: int, value: Delta) -> tuple:
-    r, c = value
-    if -_LIMB_RANGE <= r < _LIMB_RANGE and -_LIMB_RANGE <= c < _LIMB_RANGE:
-        return (side_key, node, *_limbs(r), *_limbs(c), None)
-    rb = int_to_blob(r)
-    return (side_key, node, 0, 0, 0, 0, 0, 0, bytes((len(rb),)) + rb + int_to_blob(c))
-
-
-def _from_big(big: bytes) -> Delta:
-    return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
-
-
-def _node_value(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
-    if big is not None:
-        return _from_big(big)
-    return r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))
-
-
-def _in_marks(n: int) -> str:
-    return ",".join("?" * n)
+# --- Fenwick tree nodes of large schedules -------------------------------------------
 
 
 def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) -> dict[int, Delta]:
@@ -264,44 +292,26 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
     if not keys:
         return {}
     rows = conn.execute(
-        f"SELECT node, r0, r1, r2, c0, c1, c2, big FROM tree_nodes"
-        f" WHERE side_key = ? AND node IN ({_in_marks(len(keys))})",
+        f"SELECT node, {_DELTA_COLUMNS} FROM tree_nodes WHERE side_key = ?1 AND node IN ({_marks(2, len(keys))})",
         (side_key, *keys),
     )
-    return {row[0]: _node_value(*row[1:]) for row in rows}
-
-
-_SUM_SQL: dict[int, str] = {}
+    return {row[0]: _delta_of(*row[1:]) for row in rows}
 
 
 def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: list[int]) -> Delta:
-    """Σ of the given (distinct) nodes, added up by SQLite: one row back, whatever the path."""
-    sql = _SUM_SQL.get(len(nodes))
-    if sql is None:
-        sql = _SUM_SQL[len(nodes)] = (
-            "SELECT coalesce(sum(r0), 0), coalesce(sum(r1), 0), coalesce(sum(r2), 0),"
-            " coalesce(sum(c0), 0), coalesce(sum(c1), 0), coalesce(sum(c2), 0), count(big)"
-            f" FROM tree_nodes WHERE side_key = ? AND node IN ({_in_marks(len(nodes))})"
-        )
-    r0, r1, r2, c0, c1, c2, bigs = conn.execute(sql, (side_key, *nodes)).fetchone()
-    r = r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB))
-    c = c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))
+    """Σ of the given (distinct) nodes, added up by SQLite."""
+    where = f"side_key = ?1 AND node IN ({_marks(2, len(nodes))})"
+    params = (side_key, *nodes)
+    total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} FROM tree_nodes WHERE {where}", params).fetchone()[0])
     if bigs:
-        for (big,) in conn.execute(
-            f"SELECT big FROM tree_nodes WHERE side_key = ? AND node IN ({_in_marks(len(nodes))})"
-            " AND big IS NOT NULL",
-            (side_key, *nodes),
-        ):
-            br, bc = _from_big(big)
-            r, c = r + br, c + bc
-    return (r, c)
+        total = _add_bigs(conn, total, f"SELECT big FROM tree_nodes WHERE {where} AND big IS NOT NULL", params)
+    return total
 
 
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
     conn.executemany(
-        "INSERT OR REPLACE INTO tree_nodes (side_key, node, r0, r1, r2, c0, c1, c2, big)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [_node_row(side_key, n, v) for n, v in sorted(nodes.items())],
+        f"INSERT OR REPLACE INTO tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(side_key, n, *_delta_columns(v)) for n, v in sorted(nodes.items())],
     )
 
 
@@ -434,7 +444,7 @@ _HASHED_TABLES = {
     "tokens": "id",
     "accounts": "id",
     "ledgers": "id",
-    "side_events": "side_key",
+    "side_events": "side_key, block",
     "tree_nodes": "side_key, node",
     "streams": "id",
     "meta": "key",

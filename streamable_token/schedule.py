@@ -8,23 +8,24 @@ as a lump. The amount that has flowed by block ``b`` since a settled block ``b0`
             = rate0 * (b - b0) + b * ΣR + Σ(L_k - R_k * b_k)
 
 so a schedule needs only two running sums over its pending events, ``(ΣR, ΣC)`` with
-``C = L - R * b`` (a :data:`Delta`), never a loop over streams. Small schedules keep their pending events
-inline; large ones (a DEX pool, a payroll treasury) keep them in a Fenwick tree over
-block numbers, so a prefix sum costs O(log blocks) row reads whatever the stream count.
+``C = L - R * b`` (a :data:`Delta`), never a loop over streams. Small schedules keep their
+pending events as one row per block, summed by SQLite over a range; large ones (a DEX pool,
+a payroll treasury) keep them in a Fenwick tree over block numbers, so a prefix sum costs
+O(log blocks) rows whatever the stream count. A per-side summary answers most reads alone.
 
 Nothing here reads or writes storage: the token service loads rows, calls these, and stores the result.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Optional
 
 Delta = tuple[int, int]
 """(ΣR, ΣC): rate changes, and lumps minus rate changes times their block."""
 
 ZERO: Delta = (0, 0)
 Event = tuple[int, int, int]
-"""(block, rate change, lump) of one pending event, aggregated per block."""
+"""(block, rate change, lump) of one event of a stream segment."""
 
 
 def add(a: Delta, b: Delta) -> Delta:
@@ -64,47 +65,6 @@ def segment_streamed(seg_start: int, end: int, rate: int, remainder: int, block:
 def segment_events(seg_start: int, end: int, rate: int, remainder: int) -> list[Event]:
     """The two events a segment puts on each party's schedule."""
     return [(seg_start, rate, 0), (end, -rate, remainder)]
-
-
-# --- inline pending events ------------------------------------------------------------
-
-
-def settle_events(events: list[Event], b: int) -> list[Event]:
-    """The sorted pending events still pending after block ``b``."""
-    return [ev for ev in events if ev[0] > b]
-
-
-def pending_sum(events: Iterable[Event], b: int) -> Delta:
-    """Sum of sorted pending events up to ``b``; stops at the first later one, so a read at
-    the current block decodes only the few events since the last settlement."""
-    r = c = 0
-    for block, rate_change, lump in events:
-        if block > b:
-            break
-        r += rate_change
-        c += lump - rate_change * block
-    return (r, c)
-
-
-def merge_event(events: list[Event], event: Event) -> list[Event]:
-    """Add one event to a sorted, per-block aggregated list; drop blocks that cancel out."""
-    block, rate_change, lump = event
-    out: list[Event] = []
-    placed = False
-    for ev in events:
-        if not placed and ev[0] == block:
-            merged = (block, ev[1] + rate_change, ev[2] + lump)
-            if merged[1] or merged[2]:
-                out.append(merged)
-            placed = True
-            continue
-        if not placed and ev[0] > block:
-            out.append(event)
-            placed = True
-        out.append(ev)
-    if not placed:
-        out.append(event)
-    return out
 
 
 # --- Fenwick tree over block numbers --------------------------------------------------
@@ -178,65 +138,39 @@ class Side:
     The side keeps a summary of its pending events so that most reads need none of them:
     they all lie in ``[first, last]`` (both 0 when none is pending) and sum to ``total``.
     A read before ``first`` sees no event, a read at or after ``last`` sees them all; only
-    a block in between needs the events themselves, inline (a short sorted list, loaded
-    and decoded lazily through ``source``) or, when ``tree_size`` > 0, a Fenwick tree.
-    Inline bounds are exact; tree bounds may be loose (a removed event does not shrink
-    them), which only costs a tree read that a tighter bound would have skipped. A tree
-    keeps settled events too, so ``base`` is its prefix sum at the settled block: the
-    pending sum up to ``b`` is the tree's prefix at ``b`` minus ``base``, one path read.
+    a block in between needs the events themselves: up to INLINE_MAX_EVENTS of them are
+    rows (one per block, ``count`` of them), more go to a Fenwick tree of ``tree_size``.
+    The bounds may be loose (a removed event does not shrink them), which costs at most a
+    read that tighter bounds would have skipped. A tree keeps settled events too, so
+    ``base`` is its prefix sum at the settled block: the pending sum up to ``b`` is the
+    tree's prefix at ``b`` minus ``base``. Rows of settled events are deleted (base 0).
     """
 
-    __slots__ = (
-        "rate", "tree_size", "first", "last", "total", "base", "prefix_at", "_events", "_source", "events_changed"
-    )
+    __slots__ = ("rate", "tree_size", "count", "first", "last", "total", "base", "prefix_at")
 
     def __init__(
         self,
         rate: int = 0,
         tree_size: int = 0,
+        count: int = 0,
         first: int = 0,
         last: int = 0,
         total: Delta = ZERO,
-        source: Callable[[], Iterator[Event]] | None = None,
         base: Delta = ZERO,
     ) -> None:
-        """``source`` yields the stored inline events; None when there are none."""
         self.rate = rate
         self.tree_size = tree_size
+        self.count = count
         self.first = first
         self.last = last
         self.total = total
         self.base = base
         self.prefix_at: tuple[int, Delta] | None = None
-        """(block, the tree's prefix sum at block) when a read fetched it with the row."""
-        self._events: list[Event] | None = None if source is not None else []
-        self._source = source
-        self.events_changed = False
-
-    @property
-    def events(self) -> list[Event]:
-        """The inline pending events, sorted by block (empty for a tree side)."""
-        if self._events is None:
-            self._events = list(self._source())
-        return self._events
-
-    @events.setter
-    def events(self, value: list[Event]) -> None:
-        self._events = value
-        self.events_changed = True
-        if not self.tree_size:
-            self.first, self.last = (value[0][0], value[-1][0]) if value else (0, 0)
-
-    def use_source(self, source: Callable[[], Iterator[Event]]) -> None:
-        """Read the stored events from ``source`` (already fetched) instead."""
-        if self._events is None:
-            self._source = source
-
-    def iter_events(self) -> Iterable[Event]:
-        return self._events if self._events is not None else self._source()
+        """(block, prefix sum of the stored events at block) when a read fetched it with the row."""
 
     def pending(self, b: int) -> Optional[Delta]:
-        """Sum of pending events up to ``b`` when the summary alone answers, else None."""
+        """Sum of pending events up to ``b`` when the summary (or a prefix fetched with
+        the ledger row) answers, else None: then the stored events must be summed."""
         if not self.last or b < self.first:
             return ZERO
         if b >= self.last:
@@ -245,30 +179,30 @@ class Side:
             return sub(self.prefix_at[1], self.base)
         return None
 
-    def settled(self, b: int, pending: Delta) -> None:
-        """Account for the events up to ``b`` (summing to ``pending``) having happened."""
+    def settled(self, b: int, pending: Delta, removed: int = 0) -> None:
+        """Account for the events up to ``b`` (summing to ``pending``, ``removed`` rows of
+        them deleted) having happened."""
         self.rate += pending[0]
         self.total = sub(self.total, pending)
         if self.tree_size:
             self.base = add(self.base, pending)
-            self.first, self.last = (0, 0) if b >= self.last else (max(self.first, b + 1), self.last)
-        elif self.last and b >= self.first:
-            self.events = settle_events(self.events, b)
-
-    def added(self, event: Event) -> None:
-        """Account for one more pending event (its block is after the settled block)."""
-        self.total = add(self.total, event_delta(*event))
-        if self.tree_size:
-            self.first = min(self.first, event[0]) if self.last else event[0]
-            self.last = max(self.last, event[0])
+        self.count -= removed
+        if b >= self.last or (not self.tree_size and not self.count):
+            self.first = self.last = 0
         else:
-            self.events = merge_event(self.events, event)
+            self.first = max(self.first, b + 1)
 
-    def take_events(self) -> list[Event]:
-        """Hand the inline events over to a tree: the bounds and total stay as they are."""
-        events, self._events = self.events, []
-        self.events_changed = True
-        return events
+    def added(self, block: int, delta: Delta, new_rows: int = 0) -> None:
+        """Account for one more pending event (its block is after the settled block);
+        ``new_rows`` is how the number of event rows changed (+1, 0, or -1 if it cancelled
+        out an event at the same block)."""
+        self.total = add(self.total, delta)
+        self.count += new_rows
+        if not self.tree_size and not self.count:
+            self.first = self.last = 0
+        else:
+            self.first = min(self.first, block) if self.last else block
+            self.last = max(self.last, block)
 
     @property
     def idle(self) -> bool:

@@ -38,7 +38,6 @@ from streamable_token.schedule import (
     grown_roots,
     query_path,
     segment_events,
-    pending_sum,
     prefix_path,
     split_amount,
     sub,
@@ -132,9 +131,9 @@ class StreamableToken:
         known = side.pending(b)
         if known is not None:
             return known
-        if not side.tree_size:
-            return pending_sum(side.iter_events(), b)
-        return sub(store.sum_nodes(self.conn, ledger.id * 2 + which, query_path(b, side.tree_size)), side.base)
+        if side.tree_size:
+            return sub(store.sum_nodes(self.conn, ledger.id * 2 + which, query_path(b, side.tree_size)), side.base)
+        return store.sum_events(self.conn, ledger.id * 2 + which, b)
 
     def _settle(self, ledger: Ledger, block: int) -> None:
         if block < ledger.block:
@@ -146,7 +145,10 @@ class StreamableToken:
                 continue
             pending = self._side_pending(ledger, which, side, block)
             moved = flow(side.rate, ledger.block, block, pending)
-            side.settled(block, pending)
+            removed = 0
+            if side.count and block >= side.first:
+                removed = store.delete_events(self.conn, ledger.id * 2 + which, block)
+            side.settled(block, pending, removed)
             if which == INCOMING:
                 ledger.available += moved
             else:
@@ -160,32 +162,37 @@ class StreamableToken:
         still matters going forward. Later events are pending.
         """
         side = ledger.outgoing if which == OUTGOING else ledger.incoming
-        to_tree: list[Event] = []
+        side_key = ledger.id * 2 + which
+        to_tree: list[tuple[int, Delta]] = []
         for block, rate_change, lump in events:
             rate_change, lump = sign * rate_change, sign * lump
             if block <= ledger.block:
                 side.rate += rate_change
                 continue
-            side.added((block, rate_change, lump))
+            delta = event_delta(block, rate_change, lump)
             if side.tree_size:
-                to_tree.append((block, rate_change, lump))
-        if not side.tree_size and len(side.events) > INLINE_MAX_EVENTS:
-            to_tree = side.take_events()
+                to_tree.append((block, delta))
+                side.added(block, delta)
+            else:
+                side.added(block, delta, store.add_event(self.conn, side_key, block, delta))
+        if not side.tree_size and side.count > INLINE_MAX_EVENTS:
+            to_tree = store.take_events(self.conn, side_key)
+            side.count = 0
         if to_tree:
-            self._tree_add(ledger.id * 2 + which, side, to_tree)
+            self._tree_add(side_key, side, to_tree)
 
-    def _tree_add(self, side_key: int, side: Side, events: list[Event]) -> None:
+    def _tree_add(self, side_key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
+        """Add (block, delta) events to the side's tree, growing its domain if needed."""
         old = side.tree_size
-        size = tree_size_for(max(e[0] for e in events), max(old, 1))
-        paths = {e: update_path(e[0], size) for e in events}
+        size = tree_size_for(max(block for block, _ in events), max(old, 1))
         roots = grown_roots(old, size) if old else []
-        wanted = {n for p in paths.values() for n in p} | ({old} if roots else set())
+        paths = [(update_path(block, size), delta) for block, delta in events]
+        wanted = {n for path, _ in paths for n in path} | ({old} if roots else set())
         nodes = store.load_nodes(self.conn, side_key, wanted)
         changed: dict[int, Delta] = {}
         for root in roots:
             changed[root] = nodes[root] = nodes.get(old, ZERO)
-        for event, path in paths.items():
-            delta = event_delta(*event)
+        for path, delta in paths:
             for n in path:
                 changed[n] = nodes[n] = add(nodes.get(n, ZERO), delta)
         store.store_nodes(self.conn, side_key, changed)
