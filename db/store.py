@@ -104,7 +104,7 @@ def _delta_of(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optiona
 def _parse_sums(text: str) -> tuple[Delta, int]:
     """(Σ of the limb columns, number of rows whose value is in ``big``) from _SUMS."""
     r0, r1, r2, c0, c1, c2, bigs = map(int, text.split())
-    return _delta_of(r0, r1, r2, c0, c1, c2, None), bigs
+    return (r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))), bigs
 
 
 def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -> Delta:
@@ -117,6 +117,17 @@ def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -
 
 def _marks(first: int, n: int) -> str:
     return ", ".join(f"?{first + k}" for k in range(n))
+
+
+def _path_rows(side_key: str, first: int, n: int) -> str:
+    """The tree nodes ?first.. of a side, one seek each (faster than IN, which first
+    builds a sorted list of the keys)."""
+    if not n:
+        return f"SELECT {_DELTA_COLUMNS} FROM tree_nodes WHERE 0"
+    return " UNION ALL ".join(
+        f"SELECT {_DELTA_COLUMNS} FROM tree_nodes WHERE side_key = {side_key} AND node = ?{first + k}"
+        for k in range(n)
+    )
 
 
 # --- ledgers ------------------------------------------------------------------------
@@ -152,8 +163,7 @@ def _ledger_at_sql(n: int) -> str:
         for which, side in enumerate(("in", "out")):
             extras += (
                 f", CASE WHEN l.{side}_first <= ?3 AND ?3 < l.{side}_last THEN CASE WHEN l.{side}_tree > 0"
-                f" THEN (SELECT {_SUMS} FROM tree_nodes WHERE side_key = l.id * 2 + {which}"
-                f" AND node IN ({_marks(4, n)}))"
+                f" THEN (SELECT {_SUMS} FROM ({_path_rows(f'l.id * 2 + {which}', 4, n)}))"
                 f" ELSE (SELECT {_SUMS} FROM side_events WHERE side_key = l.id * 2 + {which}"
                 " AND block <= ?3) END END"
             )
@@ -300,11 +310,11 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
 
 def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: list[int]) -> Delta:
     """Σ of the given (distinct) nodes, added up by SQLite."""
-    where = f"side_key = ?1 AND node IN ({_marks(2, len(nodes))})"
     params = (side_key, *nodes)
-    total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} FROM tree_nodes WHERE {where}", params).fetchone()[0])
+    rows = _path_rows("?1", 2, len(nodes))
+    total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} FROM ({rows})", params).fetchone()[0])
     if bigs:
-        total = _add_bigs(conn, total, f"SELECT big FROM tree_nodes WHERE {where} AND big IS NOT NULL", params)
+        total = _add_bigs(conn, total, f"SELECT big FROM ({rows}) WHERE big IS NOT NULL", params)
     return total
 
 
