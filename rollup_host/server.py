@@ -430,6 +430,7 @@ class HostState:
 # A header line the ``email`` parser would read as one plain field: a name of visible
 # characters other than ":", a value with no CR or LF inside; leading blanks are not kept.
 _PLAIN_HEADER = re.compile(rb"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=) builds one per call
 _MAX_LINE = 65536  # http.client's limits, so the same requests are refused
 _MAX_HEADERS = 100
 
@@ -514,15 +515,18 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing
 
     def _send(self, status: int, body: Any = None, raw: bytes | None = None) -> None:
-        data = raw if raw is not None else (
-            b"" if body is None else json.dumps(body, separators=(",", ":")).encode())
+        """Status line, headers and body in one write (no Server/Date: fewer bytes, no
+        clock), formatted at once rather than header by header: this runs two or three
+        times per input."""
+        data = raw if raw is not None else (b"" if body is None else _JSON.encode(body).encode())
         self.log_request(status, len(data))
-        self.send_response_only(status)  # no Server/Date: fewer bytes, no clock
-        if data:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if self.request_version == "HTTP/0.9":  # no status line nor headers in 0.9
+            self.wfile.write(data)
+            return
+        reason = self.responses[status][0] if status in self.responses else ""
+        kind = "Content-Type: application/json\r\n" if data else ""
+        head = f"{self.protocol_version} {status} {reason}\r\n{kind}Content-Length: {len(data)}\r\n\r\n"
+        self.wfile.write(head.encode("latin-1") + data)
 
     def _read_body(self) -> bytes:
         """Read the whole body up front, even for requests we will refuse: bytes left
