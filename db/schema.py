@@ -6,9 +6,10 @@ an SQL script, or a function when rows must be rewritten by Python (decoded blob
 """
 from __future__ import annotations
 
+import pathlib
 import sqlite3
 import struct
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Optional, Union
 
 from db.codec import blob_to_int, int_to_blob
 
@@ -246,3 +247,17 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: keeps hot tree pages in memory
     migrate(conn)
     return conn
+
+
+def connect_read_only(conn: sqlite3.Connection) -> Optional[sqlite3.Connection]:
+    """A read-only connection to the file ``conn`` has open (None for an in-memory
+    database), for queries that must not write and must not disturb ``conn``."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    if not path:
+        return None
+    reader = sqlite3.connect(
+        f"{pathlib.Path(path).as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
+    reader.execute("PRAGMA query_only = 1")
+    reader.execute("PRAGMA cache_size = -32768")
+    return reader

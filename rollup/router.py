@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from db import store
+from db.schema import connect_read_only
 from rollup import inspect as inspect_routes
 from rollup.inspect import stream_json
 from rollup.codec import (
@@ -103,6 +105,11 @@ class Router:
         self.config = config
         self.portal = config.portal_bytes
         self.app = config.app_bytes
+        # Inspects read through a second, read-only connection to the same file when there
+        # is one. Toggling ``PRAGMA query_only`` on the writing connection instead would
+        # expire every prepared statement, so each inspect would compile its SQL again.
+        ro = connect_read_only(self.conn)
+        self.reader = StreamableToken(ro) if ro is not None else None
 
     # --- advance --------------------------------------------------------------------
 
@@ -158,8 +165,8 @@ class Router:
             return None
         return [Output(kind, body) for kind, body in json.loads(raw[32:])]
 
-    def last_block(self) -> int:
-        raw = store.get_meta(self.conn, LAST_BLOCK)
+    def last_block(self, conn: Optional[sqlite3.Connection] = None) -> int:
+        raw = store.get_meta(conn or self.conn, LAST_BLOCK)
         return int.from_bytes(raw, "big") if raw else 0
 
     def _run(self, meta: Metadata, payload: bytes) -> list[Output]:
@@ -243,10 +250,13 @@ class Router:
 
     def inspect(self, payload_hex: str) -> tuple[str, list[Output]]:
         """Answer a query read-only: ``("accept", [report])`` or ``("reject", [error])``."""
-        self.conn.execute("BEGIN")
-        self.conn.execute("PRAGMA query_only = 1")
+        engine = self.reader or self.engine
+        conn = engine.conn
+        conn.execute("BEGIN")
+        if self.reader is None:
+            conn.execute("PRAGMA query_only = 1")
         try:
-            answer = inspect_routes.answer(self.engine, from_hex(payload_hex), self.last_block())
+            answer = inspect_routes.answer(engine, from_hex(payload_hex), self.last_block(conn))
             return "accept", [report(answer)]
         except StreamError as err:
             return "reject", [error_report(err)]
@@ -254,6 +264,6 @@ class Router:
             log.error("inspect failed: %s", traceback.format_exc())
             return "reject", [error_report(RuntimeError(f"internal error: {type(err).__name__}"))]
         finally:
-            self.conn.execute("PRAGMA query_only = 0")
-            self.conn.execute("ROLLBACK")
-
+            if self.reader is None:
+                conn.execute("PRAGMA query_only = 0")
+            conn.execute("ROLLBACK")

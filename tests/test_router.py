@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+
+import pytest
 
 from rollup.codec import PORTALS, encode_deposit
 from rollup.router import Output, OutputRefused, Router
@@ -85,3 +88,22 @@ def test_inspect_is_read_only_even_on_errors(tmp_path):
     assert router.inspect("0xzz")[0] == "reject"
     assert router.engine.state_hash() == before
     assert not router.conn.in_transaction
+
+
+def test_inspects_read_the_committed_state_through_a_connection_that_cannot_write(tmp_path):
+    router = funded_router(tmp_path)
+    assert router.reader is not None
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        router.reader.conn.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")
+    assert router.advance(meta(ALICE, 1), withdraw_payload(400), [].append) == "accept"
+    status, (answer,) = router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/5".encode()))
+    assert status == "accept"
+    assert json.loads(bytes.fromhex(answer.body["payload"][2:]))["balance"] == "600"
+    assert not router.reader.conn.in_transaction
+
+
+def test_an_in_memory_database_inspects_on_its_own_connection_read_only():
+    router = Router(StreamableToken(":memory:"))
+    assert router.reader is None
+    assert router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/5".encode()))[0] == "accept"
+    router.conn.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")  # writable again afterwards
