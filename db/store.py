@@ -67,15 +67,15 @@ def account_address(conn: sqlite3.Connection, account_id: int) -> bytes:
 # --- summable sums ------------------------------------------------------------------
 #
 # An event row or a tree node holds a Delta (Σ rate change, Σ c). Each of its two sums is
-# stored as three 54-bit limbs (low, middle unsigned; high signed) in INTEGER columns, so
+# stored as three 54-bit limbs carrying its sign in INTEGER columns, so
 # that SQLite itself adds up a range of event rows or a prefix path of tree nodes and
 # returns one row: a sum over fewer than 512 rows (a side has at most INLINE_MAX_EVENTS
 # rows; a path at most 63 nodes) cannot overflow SQLite's 64-bit INTEGER. The rare value
-# beyond ±2^161 is kept whole in ``big`` instead (limbs 0) and added in Python.
+# from ±2^162 on is kept whole in ``big`` instead (limbs 0) and added in Python.
 
 _LIMB = 54
 _LIMB_MASK = (1 << _LIMB) - 1
-_LIMB_RANGE = 1 << (3 * _LIMB - 1)
+_LIMB_RANGE = 1 << (3 * _LIMB)
 _DELTA_COLUMNS = "r0, r1, r2, c0, c1, c2, big"
 _SUMS = (
     " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "r2", "c0", "c1", "c2"))
@@ -84,12 +84,16 @@ _SUMS = (
 
 
 def _limbs(n: int) -> tuple[int, int, int]:
-    return n & _LIMB_MASK, (n >> _LIMB) & _LIMB_MASK, n >> (2 * _LIMB)
+    """Three limbs with the sign of ``n`` (sign and magnitude, so a small negative value
+    has small limbs: two's complement would fill the lower limbs with ones)."""
+    m = -n if n < 0 else n
+    low, middle, high = m & _LIMB_MASK, (m >> _LIMB) & _LIMB_MASK, m >> (2 * _LIMB)
+    return (-low, -middle, -high) if n < 0 else (low, middle, high)
 
 
 def _delta_columns(value: Delta) -> tuple:
     r, c = value
-    if -_LIMB_RANGE <= r < _LIMB_RANGE and -_LIMB_RANGE <= c < _LIMB_RANGE:
+    if -_LIMB_RANGE < r < _LIMB_RANGE and -_LIMB_RANGE < c < _LIMB_RANGE:
         return (*_limbs(r), *_limbs(c), None)
     rb = int_to_blob(r)
     return (0, 0, 0, 0, 0, 0, bytes((len(rb),)) + rb + int_to_blob(c))
