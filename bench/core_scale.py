@@ -3,7 +3,8 @@
 Builds a hub account with N incoming streams of different lengths, each from its own
 sender (a DEX pool fed by its traders),
 then times realtime_balance_of (at the current block and far in the future) and
-open_stream into the hub. Prints a table and the ratio of the largest N to the smallest.
+open_stream into the hub, all sizes in interleaved rounds. Prints a table and the ratio
+of the largest N to the smallest.
 
     python bench/core_scale.py --streams 1000000
 """
@@ -54,34 +55,50 @@ def build(path: str, n: int) -> StreamableToken:
     return engine
 
 
-def timed(fn, repeat: int) -> float:
-    samples = []
-    for k in range(repeat):
-        t = time.perf_counter_ns()
-        fn(k)
-        samples.append(time.perf_counter_ns() - t)
-    return statistics.median(samples) / 1000.0
+ROUNDS = 10
 
 
-def measure(n: int, workdir: str) -> dict:
-    path = os.path.join(workdir, f"hub-{n}.sqlite")
-    t0 = time.perf_counter()
-    engine = build(path, n)
-    build_s = time.perf_counter() - t0
-    conn = engine.conn
-    now = timed(lambda k: engine.realtime_balance_of(TOKEN, HUB, BLOCK), 2000)
-    future = timed(lambda k: engine.realtime_balance_of(TOKEN, HUB, BLOCK + 600_000 + k), 2000)
+def measure_all(sizes: list[int], workdir: str) -> list[dict]:
+    """Build every size, then time them in interleaved rounds (each round times every size
+    in turn), so that a load change on the machine hits all sizes alike, not one of them."""
+    rows, engines = [], []
+    for n in sizes:
+        path = os.path.join(workdir, f"hub-{n}.sqlite")
+        t0 = time.perf_counter()
+        engines.append(build(path, n))
+        rows.append({"n": n, "build_s": time.perf_counter() - t0, "path": path,
+                     "balance_now_us": [], "balance_future_us": [], "open_us": []})
+    opened = [0] * len(sizes)
 
-    def open_one(k: int) -> None:
-        conn.execute("BEGIN")
+    def open_one(i: int) -> None:
+        engine, n, k = engines[i], sizes[i], opened[i]
+        engine.conn.execute("BEGIN")
         engine.open_stream(TOKEN, sender(k % n), HUB, 10**15, BLOCK + k, 5000 + k, BLOCK + k)
-        conn.execute("COMMIT")
+        engine.conn.execute("COMMIT")
+        opened[i] += 1
 
-    opened = timed(open_one, 1000)
-    size = os.path.getsize(path)
-    engine.close()
-    return {"n": n, "build_s": build_s, "balance_now_us": now, "balance_future_us": future,
-            "open_us": opened, "db_bytes_per_stream": size / n}
+    for _ in range(ROUNDS):  # reads first: the hub was last written at block 0
+        for i, engine in enumerate(engines):
+            for k in range(200):
+                t = time.perf_counter_ns()
+                engine.realtime_balance_of(TOKEN, HUB, BLOCK)
+                rows[i]["balance_now_us"].append(time.perf_counter_ns() - t)
+            for k in range(200):
+                t = time.perf_counter_ns()
+                engine.realtime_balance_of(TOKEN, HUB, BLOCK + 600_000 + k)
+                rows[i]["balance_future_us"].append(time.perf_counter_ns() - t)
+    for _ in range(ROUNDS):
+        for i in range(len(engines)):
+            for k in range(100):
+                t = time.perf_counter_ns()
+                open_one(i)
+                rows[i]["open_us"].append(time.perf_counter_ns() - t)
+    for row, engine in zip(rows, engines):
+        for key in ("balance_now_us", "balance_future_us", "open_us"):
+            row[key] = statistics.median(row[key]) / 1000.0
+        engine.close()
+        row["db_bytes_per_stream"] = os.path.getsize(row.pop("path")) / row["n"]
+    return rows
 
 
 def main() -> None:
@@ -91,7 +108,7 @@ def main() -> None:
     sizes = [n for n in (10, 10_000, args.streams) if n <= args.streams]
     sizes = sorted(set(sizes))
     with tempfile.TemporaryDirectory() as workdir:
-        rows = [measure(n, workdir) for n in sizes]
+        rows = measure_all(sizes, workdir)
     print(f"{'streams':>10} {'build s':>8} {'balance now µs':>15} {'balance future µs':>18} "
           f"{'open_stream µs':>15} {'DB B/stream':>12}")
     for r in rows:
