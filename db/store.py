@@ -60,10 +60,6 @@ def ensure_account(conn: sqlite3.Connection, address: bytes) -> int:
     return conn.execute("INSERT INTO accounts (address) VALUES (?)", (address,)).lastrowid
 
 
-def account_address(conn: sqlite3.Connection, account_id: int) -> bytes:
-    return conn.execute("SELECT address FROM accounts WHERE id = ?", (account_id,)).fetchone()[0]
-
-
 # --- summable sums ------------------------------------------------------------------
 #
 # An event row or a tree node holds a Delta (Σ rate change, Σ c). Each of its two sums is
