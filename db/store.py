@@ -87,6 +87,11 @@ def _limbs(n: int) -> tuple[int, int, int]:
     return (-low, -middle, -high) if n < 0 else (low, middle, high)
 
 
+def _join(low: int, middle: int, high: int) -> int:
+    """The value (or the sum of values) whose limbs (or limb sums) these are."""
+    return low + (middle << _LIMB) + (high << (2 * _LIMB))
+
+
 def _delta_columns(value: Delta) -> tuple:
     r, c = value
     if -_LIMB_RANGE < r < _LIMB_RANGE and -_LIMB_RANGE < c < _LIMB_RANGE:
@@ -98,13 +103,13 @@ def _delta_columns(value: Delta) -> tuple:
 def _delta_of(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
     if big is not None:
         return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
-    return r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))
+    return _join(r0, r1, r2), _join(c0, c1, c2)
 
 
 def _parse_sums(text: str) -> tuple[Delta, int]:
     """(Σ of the limb columns, number of rows whose value is in ``big``) from _SUMS."""
     r0, r1, r2, c0, c1, c2, bigs = map(int, text.split())
-    return (r0 + (r1 << _LIMB) + (r2 << (2 * _LIMB)), c0 + (c1 << _LIMB) + (c2 << (2 * _LIMB))), bigs
+    return (_join(r0, r1, r2), _join(c0, c1, c2)), bigs
 
 
 def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -> Delta:
