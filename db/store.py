@@ -449,8 +449,11 @@ def get_meta(conn: sqlite3.Connection, key: str) -> Optional[bytes]:
     return row[0] if row else None
 
 
-def set_meta(conn: sqlite3.Connection, key: str, value: bytes) -> None:
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+def set_meta(conn: sqlite3.Connection, values: dict[str, bytes]) -> None:
+    """Store meta values by key, all in one statement."""
+    rows = ", ".join(["(?, ?)"] * len(values))
+    conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES {rows}",
+                 [x for item in sorted(values.items()) for x in item])
 
 
 # --- whole-state hash ---------------------------------------------------------------

@@ -123,21 +123,20 @@ class Router:
         except StreamError as err:
             return self._reject(err, emit)
         key = hashlib.sha256(canonical_json(metadata) + payload).digest()
-        replay = self._stored_outputs(key)
-        if replay is not None:
-            log.info("input %d re-delivered after commit: re-emitting its outputs", meta.input_index)
-            for out in replay:
-                emit(out)
-            return "accept"
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            outputs = self._run(meta, payload)
-            store.set_meta(self.conn, LAST_BLOCK, meta.block_number.to_bytes(8, "big"))
-            store.set_meta(self.conn, LAST_INPUT, key + canonical_json([[o.kind, o.body] for o in outputs]))
-            for out in outputs:
-                emit(out)
-            self.conn.execute("COMMIT")
-            return "accept"
+            replay = self._stored_outputs(key)
+            if replay is None:
+                with self.engine.undone_by_caller():  # any failure below rolls it all back
+                    outputs = self._run(meta, payload)
+                store.set_meta(self.conn, {
+                    LAST_BLOCK: meta.block_number.to_bytes(8, "big"),
+                    LAST_INPUT: key + canonical_json([[o.kind, o.body] for o in outputs]),
+                })
+                for out in outputs:
+                    emit(out)
+                self.conn.execute("COMMIT")
+                return "accept"
         except OutputNotDelivered:
             self.conn.execute("ROLLBACK")
             raise
@@ -151,6 +150,11 @@ class Router:
             self.conn.execute("ROLLBACK")
             log.error("input %d failed: %s", meta.input_index, traceback.format_exc())
             return self._reject(RuntimeError(f"internal error: {type(err).__name__}"), emit)
+        self.conn.execute("ROLLBACK")
+        log.info("input %d re-delivered after commit: re-emitting its outputs", meta.input_index)
+        for out in replay:
+            emit(out)
+        return "accept"
 
     def _reject(self, err: BaseException, emit: Emit) -> str:
         try:

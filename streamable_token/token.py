@@ -83,6 +83,7 @@ class StreamableToken:
 
     def __init__(self, db: Union[str, sqlite3.Connection]) -> None:
         self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+        self._savepoints = True
 
     def close(self) -> None:
         self.conn.close()
@@ -90,7 +91,21 @@ class StreamableToken:
     # --- atomicity ----------------------------------------------------------------
 
     @contextmanager
+    def undone_by_caller(self) -> Iterator[None]:
+        """For a caller that undoes its whole transaction (or its own savepoint) whenever
+        an engine call inside raises, as the router does: the calls then skip their own
+        savepoint, two statements each that such a caller makes redundant."""
+        self._savepoints = False
+        try:
+            yield
+        finally:
+            self._savepoints = True
+
+    @contextmanager
     def _atomic(self) -> Iterator[None]:
+        if not self._savepoints:
+            yield
+            return
         self.conn.execute("SAVEPOINT engine_call")
         try:
             yield
