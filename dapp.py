@@ -145,6 +145,9 @@ def handle(router: Router, client: RollupClient, request: dict) -> str:
 
 def main(argv: Optional[list[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # One line per input: skip what the format never shows (the logging HOWTO's advice).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # no caller lookup (file, line) for each record
     url, db_path, config = load_config(argv)
     os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
     router = Router(StreamableToken(db_path), config)
