@@ -162,7 +162,10 @@ def targets(results: dict) -> list[tuple[str, str, Optional[bool]]]:
         r = ours(name, n)
         h = r and r.get("http")
         if h:
-            figures.append(f"{name} {h['queued']['inputs_per_s']:,.0f}/s queued ({h['closed_loop']['inputs_per_s']:,.0f}/s closed loop)")
+            spread = h.get("queued_all_cores")
+            figures.append(f"{name} {h['queued']['inputs_per_s']:,.0f}/s queued on one core"
+                           + (f" ({spread['inputs_per_s']:,.0f}/s on {h['cpus']} cores)" if spread else "")
+                           + f", {h['closed_loop']['inputs_per_s']:,.0f}/s closed loop")
             ok &= h["queued"]["inputs_per_s"] >= TARGET_HTTP
     rows.append((f"full HTTP loop ≥ {TARGET_HTTP:,} advance inputs/s (largest size)", "; ".join(figures), ok if figures else None))
 
@@ -301,11 +304,16 @@ def _http_line(runs: dict, sizes: list[int]) -> Optional[str]:
         if h:
             c, q = h["closed_loop"], h["queued"]
             lat = c["latency"]
-            return (f"Full HTTP loop at {n:,} streams ({h['inputs']:,} inputs each way; deposit, open, transfer,"
-                    f" withdraw, cancel in turn): **{q['inputs_per_s']:,.0f} inputs/s** draining inputs queued in"
-                    f" the host (statuses {q['statuses']}); {c['inputs_per_s']:,.0f} inputs/s in a closed loop"
-                    f" (latency median {lat['median_us'] / 1000:.1f} ms, p99 {lat['p99_us'] / 1000:.1f} ms,"
-                    f" statuses {c['statuses']}); dapp.py peak RSS {h.get('dapp_peak_rss_mb') or 0:,.0f} MB.")
+            spread = h.get("queued_all_cores")
+            return (f"Full HTTP loop at {n:,} streams ({h['inputs']:,} inputs each run; deposit, open, transfer,"
+                    f" withdraw, cancel in turn), host, driver and dapp.py on one core as in a Cartesi machine:"
+                    f" **{q['inputs_per_s']:,.0f} inputs/s** draining inputs queued in the host (statuses"
+                    f" {q['statuses']}); {c['inputs_per_s']:,.0f} inputs/s in a closed loop (latency median"
+                    f" {lat['median_us'] / 1000:.1f} ms, p99 {lat['p99_us'] / 1000:.1f} ms, statuses {c['statuses']})"
+                    + (f"; spread over {h['cpus']} cores, {spread['inputs_per_s']:,.0f} inputs/s queued"
+                       f" (statuses {spread['statuses']}), each round trip then paying a cross-core wake-up"
+                       if spread else "")
+                    + f"; dapp.py peak RSS {h.get('dapp_peak_rss_mb') or 0:,.0f} MB.")
     return None
 
 

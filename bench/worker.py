@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict:
             used: set = set()
             block = clock.block + 1
             cancels = [pick_open_stream(impl, rng, sc.size, block + prof["http"], used)
-                       for _ in range(2 * prof["http"] // 5 + 4)]
+                       for _ in range(3 * prof["http"] // 5 + 6)]  # 3 runs, 1 in 5 a cancel
             impl.close()
             from bench.http_loop import run_http
             result["http"] = run_http(path, sc, block, prof["http"], [(s, row[0]) for s, row in cancels],
