@@ -127,15 +127,16 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
         next_block = items[-1][3] + 1
         return items
 
-    def drain(label: str, seed: int) -> tuple[dict, subprocess.Popen]:
-        """Queue WARM + n inputs, start dapp.py, time all but the first WARM."""
+    def drain(label: str, seed: int) -> dict:
+        """Queue WARM + n inputs, start dapp.py (as ``proc``), time all but the first WARM."""
+        nonlocal proc
         host = server.host
         done0 = host.status()["processed_input_count"]
         items = batch(WARM + n, seed)
         for item in items:
             send(item, False)
-        dapp = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = dapp = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT)
         bar = progress(n, label)
         t_start = None
         seen = 0
@@ -154,10 +155,10 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
             time.sleep(0.005)  # on the loop's one core too: polling must stay light
         elapsed = time.perf_counter() - t_start
         bar.close()
-        return {"inputs_per_s": n / elapsed, "statuses": _statuses(client.outputs(done0 + WARM))}, dapp
+        return {"inputs_per_s": n / elapsed, "statuses": _statuses(client.outputs(done0 + WARM))}
 
     try:
-        out["queued"], proc = drain("http queued drain, one core", seed=5)
+        out["queued"] = drain("http queued drain, one core", seed=5)
         # closed loop: one input at a time, the client waiting for each outcome
         lat: list[int] = []
         statuses: dict[str, int] = {}
@@ -176,7 +177,7 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
         if len(every_cpu) > 1:
             _stop(proc)
             _pin(every_cpu)
-            out["queued_all_cores"], proc = drain(f"http queued drain, {len(every_cpu)} cores", seed=7)
+            out["queued_all_cores"] = drain(f"http queued drain, {len(every_cpu)} cores", seed=7)
     finally:
         client.close()
         if proc is not None:
