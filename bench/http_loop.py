@@ -98,6 +98,7 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
     holds the inputs it read from the chain; the rate is timed from the end of the warm-up
     to the last input, watching the host's own counter (no HTTP polling in the way).
     """
+    from rollup_host.child import stop
     from rollup_host.client import HostClient
     from rollup_host.server import start_in_thread
 
@@ -175,23 +176,14 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
         out["closed_loop"] = {"inputs_per_s": n / elapsed, "latency": summarize(lat), "statuses": statuses}
         out["dapp_peak_rss_mb"] = _vmhwm_mb(proc.pid)
         if len(every_cpu) > 1:
-            _stop(proc)
+            stop(proc)
             _pin(every_cpu)
             out["queued_all_cores"] = drain(f"http queued drain, {len(every_cpu)} cores", seed=7)
     finally:
         client.close()
         if proc is not None:
-            _stop(proc)
+            stop(proc)
         server.stop()
         log.close()
         _pin(every_cpu)
     return out
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

@@ -4,6 +4,7 @@
   ``start_in_thread`` runs one on an ephemeral port for tests and notebooks.
 * ``client``: ``HostClient``, the developer-side client (advance, deposit, inspect, mine).
 * ``codec``: hex, addresses, ERC-20 portal payloads, transfer-voucher decoding.
+* ``child``: ``stop``, how a ``dapp.py`` started beside the host is stopped.
 * ``python -m rollup_host``: ``serve``, ``up``, ``deposit``, ``send``, ``inspect``,
   ``outputs``, ``mine``, ``block``.
 """

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import requests
 
+from .child import stop as stop_child
 from .client import DEFAULT_URL, HostClient, HostRequestError
 from .codec import (
     DEFAULT_APP_ADDRESS,
@@ -162,17 +163,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         _wait_for_signal(stop, child)
     finally:
-        if child.poll() is None:
-            for sig, grace in ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0)):
-                child.send_signal(sig)
-                try:
-                    child.wait(grace)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            else:
-                child.kill()
-                child.wait()
+        stop_child(child, ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0)))
         server.stop()
     if stop.is_set():
         print("stopped", flush=True)

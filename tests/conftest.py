@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rollup_host.child import stop
 from rollup_host.client import HostClient
 from rollup_host.server import start_in_thread
 
@@ -25,16 +26,6 @@ def start_dapp(url: str, db: str, *extra: str, env: dict | None = None) -> subpr
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class LocalNode:

@@ -24,6 +24,7 @@ from l1.contracts import at, encode_call
 from l1.deploy import deploy_all, write_deployment
 from l1.errors import Reverted
 from l1.testing import ensure_node_deps
+from rollup_host.child import stop
 
 REPO = Path(__file__).resolve().parent.parent
 EPOCH = 4                 # blocks per epoch: claims name an epoch's last block
@@ -73,13 +74,7 @@ class Stack:
         self.app = at(self.rpc, "Application", self.dep["application"])
 
     def close(self):
-        if self.dapp.poll() is None:
-            self.dapp.terminate()
-            try:
-                self.dapp.wait(5)
-            except subprocess.TimeoutExpired:
-                self.dapp.kill()
-                self.dapp.wait()
+        stop(self.dapp)
         self.host.close()
         self.server.stop()
         self.anvil.stop()

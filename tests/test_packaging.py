@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from rollup_host.child import stop
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -220,15 +222,6 @@ def _deposit_and_inspect(url: str) -> None:
         report = json.loads(bytes.fromhex(answer["reports"][0]["payload"][2:]))
         assert report["balance"] == str(10**18)
 
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # ----------------------------------------------------------------------------- Dockerfile
