@@ -44,7 +44,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
 # Scale benchmarks against the per-query-sum baseline: bench/RESULTS.md, bench/results/.
-# bench-quick: small sizes, under a minute (CI); bench: 25k / 100k / 1M streams (~45 min).
+# bench-quick: small sizes, under a minute (CI); bench: 25k / 100k / 1M streams (~25-30 min on 2 cores).
 .PHONY: bench bench-quick
 $(VENV)/.installed-bench: requirements-bench.txt requirements.txt $(VENV)/.installed-runtime
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt

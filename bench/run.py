@@ -1,7 +1,7 @@
 """Run the whole suite: every scenario at every size, ours and the baseline, each in its
 own process; then write results/<scenario>.json, RESULTS.md and results/scaling.png.
 
-    python -m bench            # full: 25,000 / 100,000 / 1,000,000 streams (~45 min)
+    python -m bench            # full: 25,000 / 100,000 / 1,000,000 streams (~25-30 min on 2 cores)
     python -m bench --quick    # 500 / 2,000 streams, fewer samples (< 60 s; CI)
 
 Exits non-zero only when a run crashes, never on a missed target.
