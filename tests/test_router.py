@@ -64,6 +64,32 @@ def test_an_input_re_delivered_after_commit_is_not_applied_twice(tmp_path):
     assert router.engine.realtime_balance_of(TOKEN, ALICE, 5).balance == 200
 
 
+def test_an_attached_command_failing_after_it_wrote_leaves_only_the_deposit(tmp_path, monkeypatch):
+    """Inside the router, engine calls skip their own savepoint: the deposit's exec-layer
+    savepoint must undo what a failing attached command wrote, and keep the deposit."""
+    from streamable_token.errors import InvalidInput
+
+    bob = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"
+    with_command = Router(StreamableToken(str(tmp_path / "a.sqlite")))
+    plain = Router(StreamableToken(str(tmp_path / "b.sqlite")))
+    real_open = with_command.engine.open_stream
+
+    def open_then_fail(*args, **kwargs):
+        real_open(*args, **kwargs)
+        raise InvalidInput("amount", 500, "injected after the write")
+
+    monkeypatch.setattr(with_command.engine, "open_stream", open_then_fail)
+    command = json.dumps({"op": "open_stream", "token": TOKEN, "receiver": bob, "amount": "500", "duration": 5})
+    out: list[Output] = []
+    deposit = encode_deposit(TOKEN, ALICE, 1000, command.encode())
+    assert with_command.advance(meta(PORTALS["v2"], 0), hexed(deposit), out.append) == "accept"
+    assert [o.kind for o in out] == ["notice", "report"]
+    assert plain.advance(meta(PORTALS["v2"], 0), hexed(encode_deposit(TOKEN, ALICE, 1000)), out.append) == "accept"
+    for table in ("tokens", "accounts", "ledgers", "side_events", "tree_nodes", "streams"):
+        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert with_command.conn.execute(query).fetchall() == plain.conn.execute(query).fetchall(), table
+
+
 def test_an_exception_mid_input_leaves_no_partial_write(tmp_path, monkeypatch):
     router = funded_router(tmp_path)
     before = router.engine.state_hash()
