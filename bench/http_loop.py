@@ -136,8 +136,8 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
         items = batch(WARM + n, seed)
         for item in items:
             send(item, False)
-        proc = dapp = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
-                                       stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
         bar = progress(n, label)
         t_start = None
         seen = 0
@@ -151,8 +151,8 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
                 seen = min(done, len(items))
             if done >= len(items):
                 break
-            if dapp.poll() is not None:
-                raise RuntimeError(f"dapp.py exited with {dapp.returncode}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"dapp.py exited with {proc.returncode}")
             time.sleep(0.005)  # on the loop's one core too: polling must stay light
         elapsed = time.perf_counter() - t_start
         bar.close()
@@ -162,18 +162,17 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int,
         out["queued"] = drain("http queued drain, one core", seed=5)
         # closed loop: one input at a time, the client waiting for each outcome
         lat: list[int] = []
-        statuses: dict[str, int] = {}
+        results: list[dict] = []
         bar = progress(n, "http closed loop, one core")
         t0 = time.perf_counter()
         for item in batch(n, seed=6):
             t = time.perf_counter_ns()
-            res = send(item, True)
+            results.append(send(item, True))
             lat.append(time.perf_counter_ns() - t)
-            statuses[res["status"]] = statuses.get(res["status"], 0) + 1
             bar.update(1)
         elapsed = time.perf_counter() - t0
         bar.close()
-        out["closed_loop"] = {"inputs_per_s": n / elapsed, "latency": summarize(lat), "statuses": statuses}
+        out["closed_loop"] = {"inputs_per_s": n / elapsed, "latency": summarize(lat), "statuses": _statuses(results)}
         out["dapp_peak_rss_mb"] = _vmhwm_mb(proc.pid)
         if len(every_cpu) > 1:
             stop(proc)
