@@ -453,7 +453,7 @@ def set_meta(conn: sqlite3.Connection, values: dict[str, bytes]) -> None:
     """Store meta values by key, all in one statement."""
     rows = ", ".join(["(?, ?)"] * len(values))
     conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES {rows}",
-                 [x for item in sorted(values.items()) for x in item])
+                 [x for item in values.items() for x in item])
 
 
 # --- whole-state hash ---------------------------------------------------------------
