@@ -223,7 +223,6 @@ def _deposit_and_inspect(url: str) -> None:
         assert report["balance"] == str(10**18)
 
 
-
 # ----------------------------------------------------------------------------- Dockerfile
 
 def test_dockerfile_stages_follow_the_cartesi_template():
