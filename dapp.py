@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Any, Optional
 
+from db.checkpoint import Checkpointer
 from rollup.http_client import Connection, NoAnswer
 from rollup.router import Config, Output, OutputNotDelivered, OutputRefused, Router
 from streamable_token import StreamableToken
@@ -151,6 +152,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     url, db_path, config = load_config(argv)
     os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
     router = Router(StreamableToken(db_path), config)
+    Checkpointer(router.conn).start()  # a daemon thread: it ends with the process
     client = RollupClient(url)
     log.info("streamable token DApp: rollups %s, server %s, db %s, portal %s",
              config.version, url, db_path, checksum(router.portal))

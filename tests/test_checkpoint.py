@@ -1,0 +1,55 @@
+"""The WAL checkpointer: the log is copied back by its thread, never by the writer."""
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from db.checkpoint import BACKSTOP_PAGES, Checkpointer
+
+
+def _writer(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+    return conn
+
+
+def test_the_thread_copies_the_log_while_the_writer_only_commits(tmp_path):
+    conn = _writer(str(tmp_path / "a.sqlite"))
+    cp = Checkpointer(conn, interval=0.01).start()
+    try:
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
+        for k in range(200):  # ~200 log pages: far below the writer's backstop
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO t VALUES (?, ?)", (k, bytes(3000)))
+            conn.execute("COMMIT")
+        deadline = time.monotonic() + 10
+        while cp.last[1] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cp.last[1] > 0, "the thread never copied a page"
+    finally:
+        cp.stop()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    reader = sqlite3.connect(str(tmp_path / "a.sqlite"))
+    assert reader.execute("SELECT count(*), sum(length(v)) FROM t").fetchone() == (200, 600_000)
+
+
+def test_stop_copies_everything_and_restores_the_setting(tmp_path):
+    conn = _writer(str(tmp_path / "b.sqlite"))
+    conn.execute("PRAGMA wal_autocheckpoint = 123")
+    cp = Checkpointer(conn, interval=3600).start()  # the thread never gets its turn
+    conn.execute("INSERT INTO t VALUES (1, x'00')")
+    assert cp.last == (0, 0)
+    cp.stop()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 123
+    # the database file alone, without its log, now holds the row
+    (tmp_path / "alone.sqlite").write_bytes((tmp_path / "b.sqlite").read_bytes())
+    alone = sqlite3.connect(str(tmp_path / "alone.sqlite"))
+    assert alone.execute("SELECT k, v FROM t").fetchall() == [(1, b"\x00")]
+
+
+def test_an_in_memory_database_is_refused():
+    with pytest.raises(ValueError, match="in-memory"):
+        Checkpointer(sqlite3.connect(":memory:"))
