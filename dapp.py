@@ -62,6 +62,10 @@ def load_config(argv: Optional[list[str]] = None) -> tuple[str, str, Config]:
 class RollupClient:
     """The HTTP side: one connection, outputs posted and checked, /finish with backoff."""
 
+    # One timeout per socket operation for every call, the /finish long-poll's: changing
+    # a socket's timeout costs a system call, twice per input if outputs had their own.
+    timeout = 60.0
+
     def __init__(self, url: str, max_backoff: float = 5.0) -> None:
         self.url = url
         self.http = Connection(url)
@@ -71,7 +75,7 @@ class RollupClient:
         """Post one output. A 4xx raises OutputRefused (the input is rejected); no answer or
         a 5xx raises OutputNotDelivered (the input is delivered again)."""
         try:
-            status, content = self.http.post(f"/{output.kind}", output.body, timeout=30)
+            status, content = self.http.post(f"/{output.kind}", output.body, timeout=self.timeout)
         except NoAnswer as err:
             raise OutputNotDelivered(f"{output.kind} not delivered: {err}") from None
         if status >= 500:
@@ -91,7 +95,7 @@ class RollupClient:
         while True:
             problem = None
             try:
-                code, content = self.http.post("/finish", {"status": status}, timeout=60,
+                code, content = self.http.post("/finish", {"status": status}, timeout=self.timeout,
                                                headers=RESTART_HEADER if restart else None)
                 if code == 202:
                     delay = 0.05
