@@ -21,9 +21,9 @@ from bench.workload import Scenario  # noqa: E402
 
 PROFILES = {
     # samples per read, per write, per router input; seconds per op at most; HTTP inputs
-    "full": {"reads": 2000, "writes": 1000, "router": 1000, "budget": 20.0, "http": 2000,
+    "full": {"reads": 2000, "writes": 1000, "router": 1000, "budget": 20.0, "http": 2000, "http_warm": 1000,
              "churn_opens": 2000, "churn_blocks": 20, "churn_reads": 25, "churn_budget": 90.0},
-    "quick": {"reads": 300, "writes": 100, "router": 100, "budget": 3.0, "http": 200,
+    "quick": {"reads": 300, "writes": 100, "router": 100, "budget": 3.0, "http": 200, "http_warm": 100,
               "churn_opens": 200, "churn_blocks": 5, "churn_reads": 10, "churn_budget": 5.0},
 }
 
@@ -61,11 +61,12 @@ def run(args: argparse.Namespace) -> dict:
             rng = random.Random(3)
             used: set = set()
             block = clock.block + 1
-            cancels = [pick_open_stream(impl, rng, sc.size, block + prof["http"], used)
-                       for _ in range(3 * prof["http"] // 5 + 6)]  # 3 runs, 1 in 5 a cancel
+            from bench.http_loop import cancels_needed, run_http
+            n, warm = prof["http"], prof["http_warm"]
+            cancels = [pick_open_stream(impl, rng, sc.size, block + 3 * (warm + n), used)
+                       for _ in range(cancels_needed(n, warm))]
             impl.close()
-            from bench.http_loop import run_http
-            result["http"] = run_http(path, sc, block, prof["http"], [(s, row[0]) for s, row in cancels],
+            result["http"] = run_http(path, sc, block, n, warm, [(s, row[0]) for s, row in cancels],
                                       args.workdir)
             impl = None
     result["peak_rss_mb"] = peak_rss_mb()
