@@ -556,6 +556,51 @@ def test_bad_bodies_and_out_of_place_outputs_get_400(make_host):
     assert entry["vouchers"] == [] and entry["reports"] == []
 
 
+def test_a_dapp_call_gets_the_same_answer_read_from_the_buffer_or_line_by_line(make_host):
+    """A call sent in one segment is read whole from the buffer; the same call with its
+    body a moment later, or with a folded header line, goes through the stdlib's reading.
+    Each pair must be answered alike (output indices count on, as both are kept)."""
+    from rollup.http_client import read_response
+
+    server, url, client = make_host()
+    port = int(url.rsplit(":", 1)[1])
+    client.advance(ALICE, "0x", wait=False)
+
+    def call(sock: socket.socket, path: bytes, body: bytes, how: str, extra: bytes = b"") -> tuple:
+        head = (b"POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % (path, extra, len(body)))
+        if how == "split":
+            sock.sendall(head)
+            time.sleep(0.05)  # the host reads the head before the body is there
+            sock.sendall(body)
+        elif how == "folded":
+            sock.sendall(head.replace(b"Host: x\r\n", b"Host: x\r\n y\r\n") + body)
+        else:
+            sock.sendall(head + body)
+        status, content, closing = read_response(sock)
+        return status, json.loads(content) if content else None, closing
+
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        assert call(sock, b"/finish", b'{"status":"accept"}', "whole")[0] == 200
+        answers = {how: [call(sock, path, body, how) for path, body in (
+            (b"/notice", b'{"payload":"0x01"}'),
+            (b"/notice", b'{"payload":"0xzz"}'),
+            (b"/notice", b"{not json"),
+            (b"/voucher", b'{"payload":"0x"}'),
+            (b"/report", b'{"payload":"0x02"}'),
+        )] for how in ("whole", "split", "folded")}
+        assert [a[0] for a in answers["whole"]] == [201, 400, 400, 400, 201]
+        assert answers["whole"][0][1] == {"index": 0}
+        assert answers["split"][0][1] == {"index": 1} and answers["folded"][0][1] == {"index": 2}
+        for how in ("split", "folded"):
+            assert answers[how][1:] == answers["whole"][1:]
+        assert call(sock, b"/finish", b'{"status":"accept"}', "whole", b"Connection: close\r\n")[0] == 202
+        assert sock.recv(1) == b""  # the host closed the connection after answering
+    [entry] = client.outputs()
+    assert [n["index"] for n in entry["notices"]] == [0, 1, 2]
+    assert len(entry["reports"]) == 3
+
+
 # ---------------------------------------------------------------------- CLI
 
 
