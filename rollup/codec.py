@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from eth_abi import encode as abi_encode
 
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
@@ -141,8 +140,12 @@ def encode_deposit(token: str, sender: str, amount: int, exec_layer_data: bytes 
 
 
 def transfer_call(receiver: bytes, amount: int) -> bytes:
-    """Calldata of ERC-20 ``transfer(address,uint256)``."""
-    return ERC20_TRANSFER_SELECTOR + abi_encode(["address", "uint256"], [checksum(receiver), amount])
+    """Calldata of ERC-20 ``transfer(address,uint256)``: the selector, then the address
+    and the amount as 32-byte big-endian words (two static types: no offsets). Written
+    out because ``eth_abi.encode`` spent ~50 µs here on these 68 bytes."""
+    if len(receiver) != 20 or not 0 <= amount <= MAX_UINT256:
+        raise ValueError(f"transfer({receiver!r}, {amount}): not an address and a uint256")
+    return ERC20_TRANSFER_SELECTOR + bytes(12) + receiver + amount.to_bytes(32, "big")
 
 
 def voucher_body(token: bytes, payload: bytes, version: str) -> dict:

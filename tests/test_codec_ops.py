@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from eth_abi import decode as abi_decode
+from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_abi.packed import encode_packed
+from eth_utils import to_checksum_address
+from hypothesis import given, strategies as st
 
 from rollup import inspect as routes
 from rollup.codec import (
@@ -18,6 +20,7 @@ from rollup.codec import (
     voucher_body,
 )
 from rollup.ops import parse_command
+from streamable_token.addresses import checksum
 from streamable_token.errors import InvalidInput
 
 TOKEN = "0x1111111111111111111111111111111111111111"
@@ -68,9 +71,29 @@ def test_voucher_is_an_erc20_transfer_call():
     calldata = transfer_call(bytes.fromhex(ALICE[2:]), 2**256 - 1)
     assert calldata[:4].hex() == "a9059cbb"
     assert abi_decode(["address", "uint256"], calldata[4:]) == (ALICE.lower(), 2**256 - 1)
+    for amount in (0, 1, 10**18, 2**255, 2**256 - 1):
+        assert transfer_call(bytes.fromhex(ALICE[2:]), amount) == bytes.fromhex("a9059cbb") + abi_encode(
+            ["address", "uint256"], [ALICE, amount])
+    for receiver, amount in ((bytes(19), 1), (bytes(20), -1), (bytes(20), 2**256)):
+        with pytest.raises(ValueError):
+            transfer_call(receiver, amount)
     body = voucher_body(bytes.fromhex(TOKEN[2:]), calldata, "v2")
     assert body["value"] == ZERO_VALUE and len(body["value"]) == 66
     assert "value" not in voucher_body(bytes.fromhex(TOKEN[2:]), calldata, "v1")
+
+
+# EIP-55's own examples
+@pytest.mark.parametrize("address", [
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+])
+def test_checksum_gives_the_eip55_examples(address):
+    assert checksum(bytes.fromhex(address[2:])) == address
+
+
+@given(st.binary(min_size=20, max_size=20))
+def test_checksum_agrees_with_eth_utils(raw):
+    assert checksum(raw) == to_checksum_address(raw)
 
 
 @pytest.mark.parametrize("bad", ["", "0", "0x0", "0xzz", "ab", None, 12])
