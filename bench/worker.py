@@ -21,7 +21,7 @@ from bench.workload import Scenario  # noqa: E402
 
 PROFILES = {
     # samples per read, per write, per router input; seconds per op at most; HTTP inputs
-    "full": {"reads": 2000, "writes": 1000, "router": 1000, "budget": 20.0, "http": 2000, "http_warm": 1000,
+    "full": {"reads": 2000, "writes": 1000, "router": 1000, "budget": 20.0, "http": 3000, "http_warm": 1000,
              "churn_opens": 2000, "churn_blocks": 20, "churn_reads": 25, "churn_budget": 90.0},
     "quick": {"reads": 300, "writes": 100, "router": 100, "budget": 3.0, "http": 200, "http_warm": 100,
               "churn_opens": 200, "churn_blocks": 5, "churn_reads": 10, "churn_budget": 5.0},
