@@ -28,6 +28,7 @@ from bench.workload import Scenario
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIX = ("deposit", "open_stream", "transfer", "withdraw", "cancel_stream")
+INPUTS_PER_BLOCK = 10
 
 
 def _vmhwm_mb(pid: int) -> float | None:
@@ -48,7 +49,7 @@ def _inputs(sc: Scenario, n: int, cancels, first_block: int, seed: int):
 
     rng = random.Random(seed)
     for k in range(n):
-        block = first_block + k // 10
+        block = first_block + k // INPUTS_PER_BLOCK
         kind = MIX[k % len(MIX)]
         a = sc.hub if (sc.hub and kind in ("transfer", "withdraw")) else sc.account(rng.randrange(sc.n_accounts))
         if kind == "deposit":
@@ -71,10 +72,11 @@ def _inputs(sc: Scenario, n: int, cancels, first_block: int, seed: int):
             yield kind, hexaddr(sender), {"op": "cancel_stream", "stream_id": sid}, block
 
 
-def cancels_needed(n: int, warm: int) -> int:
-    """Open streams ``run_http`` cancels: one input in five, in two drains of warm + n
-    inputs and a closed loop of n."""
-    return (2 * (warm + n) + n) // 5 + 6
+def loop_plan(n: int, warm: int) -> tuple[int, int]:
+    """(streams ``run_http`` cancels, blocks it spans): two drains of warm + n inputs and a
+    closed loop of n, one input in len(MIX) a cancel, INPUTS_PER_BLOCK inputs a block."""
+    inputs = 2 * (warm + n) + n
+    return inputs // len(MIX) + 6, inputs // INPUTS_PER_BLOCK + 3
 
 
 def _statuses(records: list[dict]) -> dict[str, int]:

@@ -61,10 +61,10 @@ def run(args: argparse.Namespace) -> dict:
             rng = random.Random(3)
             used: set = set()
             block = clock.block + 1
-            from bench.http_loop import cancels_needed, run_http
+            from bench.http_loop import loop_plan, run_http
             n, warm = prof["http"], prof["http_warm"]
-            cancels = [pick_open_stream(impl, rng, sc.size, block + 3 * (warm + n), used)
-                       for _ in range(cancels_needed(n, warm))]
+            count, blocks = loop_plan(n, warm)
+            cancels = [pick_open_stream(impl, rng, sc.size, block + blocks, used) for _ in range(count)]
             impl.close()
             result["http"] = run_http(path, sc, block, n, warm, [(s, row[0]) for s, row in cancels],
                                       args.workdir)
