@@ -502,12 +502,13 @@ class Handler(BaseHTTPRequestHandler):
         """Serve this connection's requests until it closes.
 
         A DApp makes two or three calls per input and waits for each answer, so the host's
-        own cost per call is a large share of an input's time: the stdlib reads a request
-        line by line (request line, each header, the body), ~40 µs here before any work.
-        A call that already sits whole in the read buffer, in the shape of ``_DAPP_CALL``,
-        is taken in one read instead; anything else (another route or method, a header
-        line that is not plain, a body still on its way) goes through the stdlib's
-        ``handle_one_request``, which reads the same buffer. Both end in ``_route``.
+        own cost per call is a large share of an input's time, and the stdlib reads a
+        request line by line (request line, each header, the body). A call that already
+        sits whole in the read buffer, in the shape of ``_DAPP_CALL``, is taken in one read
+        instead; anything else (another route or method, a header line that is not plain,
+        a body still on its way) goes through the stdlib's ``handle_one_request``, which
+        reads the same buffer. Both end in ``_route``. With a DApp that does nothing but
+        answer, on one core: 2,827 -> 3,229 inputs/s (medians of five interleaved runs).
         """
         self.close_connection = True
         while True:
@@ -526,7 +527,8 @@ class Handler(BaseHTTPRequestHandler):
         headers = PlainHeaders([(name.decode("iso-8859-1"), value.decode("iso-8859-1"))
                                 for name, value in _HEADER_LINE.findall(head[2])])
         length = headers.get("Content-Length", "")
-        if not (length.isascii() and length.isdigit()) or headers.get("Transfer-Encoding") is not None or headers.get("Expect") is not None:
+        if not (length.isascii() and length.isdigit()) or any(
+                headers.get(name) is not None for name in ("Transfer-Encoding", "Expect")):
             return False
         end = head.end() + int(length)
         if end > len(data):
