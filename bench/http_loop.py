@@ -103,8 +103,9 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
     holds the inputs it read from the chain; the rate is timed from the end of the warm-up
     to the last input, watching the host's own counter (no HTTP polling in the way). The
     warm-up's own rate is kept too: a fresh process starts with SQLite's page cache empty
-    and reads every page it touches from the OS, so its first second runs at about half
-    the speed of the hours a node's DApp then runs for.
+    and reads every page it touches from the OS. (On a 100,000-stream hub its first second
+    ran at 426 inputs/s and the next ones at 920-1,090; at 1,000,000 streams the warm-up
+    and the timed inputs ran at about the same rate.)
     """
     from rollup_host.child import stop
     from rollup_host.client import HostClient

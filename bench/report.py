@@ -312,8 +312,8 @@ def _http_line(runs: dict, sizes: list[int]) -> Optional[str]:
                     f" withdraw, cancel in turn), host, driver and dapp.py on one core as in a Cartesi machine:"
                     f" **{q['inputs_per_s']:,.0f} inputs/s** draining inputs queued in the host (statuses"
                     f" {q['statuses']})"
-                    + (f", timed after the {w['inputs']:,} inputs a fresh dapp.py takes to warm SQLite's page"
-                       f" cache, which ran at {w['inputs_per_s']:,.0f} inputs/s" if (w := q.get("warm_up")) else "")
+                    + (f", timed after {w['inputs']:,} warm-up inputs to a fresh dapp.py (those ran at"
+                       f" {w['inputs_per_s']:,.0f} inputs/s)" if (w := q.get("warm_up")) else "")
                     + f"; {c['inputs_per_s']:,.0f} inputs/s in a closed loop (latency median"
                     f" {lat['median_us'] / 1000:.1f} ms, p99 {lat['p99_us'] / 1000:.1f} ms, statuses {c['statuses']})"
                     + (f"; spread over {h['cpus']} cores, {spread['inputs_per_s']:,.0f} inputs/s queued"
