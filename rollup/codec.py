@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
 from streamable_token.token import MAX_BLOCK, MAX_UINT256
