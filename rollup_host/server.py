@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from .codec import (
@@ -442,7 +442,6 @@ _DAPP_CALL = re.compile(
     rb"POST (/finish|/notice|/voucher|/report|/exception) HTTP/1\.1\r\n"
     rb"((?:[!-9;-~]+:[ \t]*[^\r\n]*\r\n){0,99})\r\n"
 )
-_HEADER_LINE = re.compile(rb"([!-9;-~]+):[ \t]*([^\r\n]*)\r\n")
 
 
 class PlainHeaders:
@@ -465,6 +464,11 @@ class PlainHeaders:
     def items(self) -> list[tuple[str, str]]:
         return list(self._lines)
 
+    @classmethod
+    def decoded(cls, lines: Iterable[tuple[bytes, bytes]]) -> PlainHeaders:
+        """From (name, value) bytes as read off the wire (ISO-8859-1, as http.client)."""
+        return cls([(name.decode("iso-8859-1"), value.decode("iso-8859-1")) for name, value in lines])
+
 
 def read_headers(rfile: Any, message_class: type) -> PlainHeaders | http.client.HTTPMessage:
     """``http.client.parse_headers`` with a fast path: the same lines read under the same
@@ -484,7 +488,7 @@ def read_headers(rfile: Any, message_class: type) -> PlainHeaders | http.client.
     fields = [_PLAIN_HEADER.fullmatch(line) for line in lines[:-1]]
     if not all(fields):
         return email.parser.Parser(_class=message_class).parsestr(b"".join(lines).decode("iso-8859-1"))
-    return PlainHeaders([(m[1].decode("iso-8859-1"), m[2].decode("iso-8859-1")) for m in fields])
+    return PlainHeaders.decoded((m[1], m[2]) for m in fields)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -524,8 +528,7 @@ class Handler(BaseHTTPRequestHandler):
         head = _DAPP_CALL.match(data)
         if head is None:
             return False
-        headers = PlainHeaders([(name.decode("iso-8859-1"), value.decode("iso-8859-1"))
-                                for name, value in _HEADER_LINE.findall(head[2])])
+        headers = PlainHeaders.decoded(_PLAIN_HEADER.findall(head[2]))
         length = headers.get("Content-Length", "")
         if not (length.isascii() and length.isdigit()) or any(
                 headers.get(name) is not None for name in ("Transfer-Encoding", "Expect")):
