@@ -21,6 +21,8 @@ import sqlite3
 import threading
 from typing import Optional
 
+from db.schema import database_file
+
 BACKSTOP_PAGES = 20_000  # the writer's own autocheckpoint while the thread runs (~80 MB of log)
 
 
@@ -32,8 +34,8 @@ class Checkpointer:
     """
 
     def __init__(self, conn: sqlite3.Connection, interval: float = 0.05) -> None:
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        if not path:
+        path = database_file(conn)
+        if path is None:
             raise ValueError("an in-memory database has no write-ahead log to checkpoint")
         self.conn = conn
         self.path = path

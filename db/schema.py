@@ -249,11 +249,16 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def database_file(conn: sqlite3.Connection) -> Optional[str]:
+    """The file ``conn`` has open as its main database; None for an in-memory one."""
+    return conn.execute("PRAGMA database_list").fetchone()[2] or None
+
+
 def connect_read_only(conn: sqlite3.Connection) -> Optional[sqlite3.Connection]:
     """A read-only connection to the file ``conn`` has open (None for an in-memory
     database), for queries that must not write and must not disturb ``conn``."""
-    path = conn.execute("PRAGMA database_list").fetchone()[2]
-    if not path:
+    path = database_file(conn)
+    if path is None:
         return None
     reader = sqlite3.connect(
         f"{pathlib.Path(path).as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
