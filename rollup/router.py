@@ -110,6 +110,9 @@ class Router:
         # expire every prepared statement, so each inspect would compile its SQL again.
         ro = connect_read_only(self.conn)
         self.reader = StreamableToken(ro) if ro is not None else None
+        # The key of the last input this router committed: an input with another key is
+        # not a re-delivery, so its advance need not read the stored one back.
+        self._committed: Optional[bytes] = None
 
     # --- advance --------------------------------------------------------------------
 
@@ -136,6 +139,7 @@ class Router:
                 for out in outputs:
                     emit(out)
                 self.conn.execute("COMMIT")
+                self._committed = key
                 return "accept"
         except OutputNotDelivered:
             self.conn.execute("ROLLBACK")
@@ -164,6 +168,9 @@ class Router:
         return "reject"
 
     def _stored_outputs(self, key: bytes) -> Optional[list[Output]]:
+        """The outputs of the last committed input if ``key`` is its key, else None."""
+        if self._committed is not None and key != self._committed:
+            return None
         raw = store.get_meta(self.conn, LAST_INPUT)
         if raw is None or raw[:32] != key:
             return None
