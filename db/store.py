@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence
 
 from db.codec import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
 from streamable_token.schedule import ZERO, Delta, Ledger, Side
@@ -142,11 +142,11 @@ _LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
     f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
 )
 _SELECT_LEDGER = ", ".join(_LEDGER_COLUMNS)
-_FIND_LEDGER = (
-    f"SELECT {', '.join('l.' + c for c in _LEDGER_COLUMNS)}{{extras}} FROM accounts a"
-    " JOIN ledgers l ON l.account_id = a.id JOIN tokens t ON t.id = l.token_id"
-    " WHERE a.address = ?1 AND t.address = ?2"
-)
+_LEDGER_BY = {
+    "address": " FROM accounts a JOIN ledgers l ON l.account_id = a.id JOIN tokens t ON t.id = l.token_id"
+               " WHERE a.address = ?1 AND t.address = ?2",
+    "id": " FROM ledgers l WHERE l.account_id = ?1 AND l.token_id = ?2",
+}
 _N = len(_SIDE_COLUMNS)
 
 
@@ -158,11 +158,11 @@ def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Opt
     return None if row is None else _decode_ledger(row)
 
 
-_LEDGER_AT: dict[int, str] = {}
+_LEDGER_AT: dict[tuple[str, int], str] = {}
 
 
-def _ledger_at_sql(n: int) -> str:
-    sql = _LEDGER_AT.get(n)
+def _ledger_at_sql(by: str, n: int) -> str:
+    sql = _LEDGER_AT.get((by, n))
     if sql is None:
         extras = ""
         for which, side in enumerate(("in", "out")):
@@ -172,16 +172,15 @@ def _ledger_at_sql(n: int) -> str:
                 f" ELSE (SELECT {_SUMS} FROM side_events WHERE side_key = l.id * 2 + {which}"
                 " AND block <= ?3) END END"
             )
-        sql = _LEDGER_AT[n] = _FIND_LEDGER.format(extras=extras)
+        columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
+        sql = _LEDGER_AT[by, n] = f"SELECT {columns}, l.token_id, l.account_id{extras}{_LEDGER_BY[by]}"
     return sql
 
 
-def ledger_at(conn: sqlite3.Connection, token: bytes, account: bytes, block: int, path: list[int]) -> Optional[Ledger]:
-    """The ledger by addresses, with what a read at ``block`` needs beyond each side's
-    summary (see Side.pending) added up by SQLite in the same statement: the side's event
-    rows up to ``block``, or its tree nodes on ``path`` (the prefix path of ``block``).
-    One statement per balance read, whatever the schedule."""
-    row = conn.execute(_ledger_at_sql(len(path)), (account, token, block, *path)).fetchone()
+def _ledger_with_sums(
+    conn: sqlite3.Connection, by: str, token: object, account: object, block: int, path: Sequence[int]
+) -> Optional[tuple[Ledger, int, int]]:
+    row = conn.execute(_ledger_at_sql(by, len(path)), (account, token, block, *path)).fetchone()
     if row is None:
         return None
     ledger = _decode_ledger(row)
@@ -192,7 +191,25 @@ def ledger_at(conn: sqlite3.Connection, token: bytes, account: bytes, block: int
                 key = ledger.id * 2 + which
                 total = sum_nodes(conn, key, path) if side.tree_size else sum_events(conn, key, block)
             side.prefix_at = (block, total)
-    return ledger
+    return ledger, row[-4], row[-3]
+
+
+def ledger_at(
+    conn: sqlite3.Connection, token: bytes, account: bytes, block: int, path: Sequence[int]
+) -> Optional[tuple[Ledger, int, int]]:
+    """(ledger, token id, account id) by addresses, with what a read or a settle at
+    ``block`` needs beyond each side's summary (see Side.pending) added up by SQLite in
+    the same statement: the side's event rows up to ``block``, or its tree nodes on
+    ``path`` (the prefix path of ``block``). One statement, whatever the schedule."""
+    return _ledger_with_sums(conn, "address", token, account, block, path)
+
+
+def ledger_of(
+    conn: sqlite3.Connection, token_id: int, account_id: int, block: int, path: Sequence[int]
+) -> Optional[Ledger]:
+    """As :func:`ledger_at`, by the ids of the token and the account."""
+    found = _ledger_with_sums(conn, "id", token_id, account_id, block, path)
+    return None if found is None else found[0]
 
 
 def _decode_side(values: tuple) -> Side:
@@ -313,7 +330,7 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
     return {row[0]: _delta_of(*row[1:]) for row in rows}
 
 
-def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: list[int]) -> Delta:
+def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> Delta:
     """Σ of the given (distinct) nodes, added up by SQLite."""
     params = (side_key, *nodes)
     rows = _path_rows("?1", 2, len(nodes))

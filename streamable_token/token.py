@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from db import store
@@ -74,6 +75,12 @@ def _check_block(value: Any, field: str = "block") -> int:
     return _check_int(field, value, 0, MAX_BLOCK, f"an integer block number in 0..{MAX_BLOCK}")
 
 
+@lru_cache(maxsize=64)
+def _prefix_path(block: int) -> tuple[int, ...]:
+    """prefix_path, kept for the few blocks in use: every call of a block asks for it."""
+    return tuple(prefix_path(block))
+
+
 class StreamableToken:
     """Many ERC-20 tokens' streaming balances in one SQLite database.
 
@@ -124,22 +131,38 @@ class StreamableToken:
 
     def _ledger(self, token_id: int, account_id: int, block: int) -> Ledger:
         """The account's ledger settled to ``block``, created empty if new (not stored)."""
-        ledger = store.load_ledger(self.conn, account_id, token_id)
+        ledger = store.ledger_of(self.conn, token_id, account_id, block, _prefix_path(block))
         if ledger is None:
             lid = store.insert_ledger(self.conn, account_id, token_id, block)
             return Ledger(lid, block, 0, 0, Side(), Side())
         self._settle(ledger, block)
         return ledger
 
-    def _existing_ledger(
-        self, token: Any, account: Any, field: str, block: int, needed: int
-    ) -> tuple[Ledger, int, int]:
+    def _found_ledger(self, token: bytes, account: bytes, block: int) -> Optional[tuple[Ledger, int, int]]:
+        """(ledger settled to ``block``, token id, account id) of an account that has a
+        ledger of the token, else None. One statement finds the ids, the ledger and the
+        sums that settling it needs: the common case of every call."""
+        found = store.ledger_at(self.conn, token, account, block, _prefix_path(block))
+        if found is not None:
+            self._settle(found[0], block)
+        return found
+
+    def _existing_ledger(self, token: bytes, account: bytes, block: int, needed: int) -> tuple[Ledger, int, int]:
         """The settled ledger of an account that is about to spend ``needed``, with the
         token and account ids it was found by (so callers need not look them up again)."""
-        token_id, account_id = self._ids(token, account, field)
-        if token_id is None or account_id is None:
-            raise InsufficientFunds(checksum(parse_address(account, field)), needed, 0, block)
-        return self._ledger(token_id, account_id, block), token_id, account_id
+        found = self._found_ledger(token, account, block)
+        if found is None:
+            raise InsufficientFunds(checksum(account), needed, 0, block)
+        return found
+
+    def _receiving_ledger(self, token_id: int, token: bytes, account: bytes, block: int) -> tuple[Ledger, int]:
+        """(ledger settled to ``block``, account id) of an account about to receive,
+        creating the account and the ledger when new."""
+        found = self._found_ledger(token, account, block)
+        if found is not None:
+            return found[0], found[2]
+        account_id = store.ensure_account(self.conn, account)
+        return self._ledger(token_id, account_id, block), account_id
 
     def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
         """Sum of the side's pending events in (ledger.block, b]."""
@@ -220,32 +243,38 @@ class StreamableToken:
         t = parse_address(token, "token")
         a = parse_address(account, "account")
         amount = _check_amount(amount)
+        if block is not None:
+            block = _check_block(block)
         with self._atomic():
-            token_id = store.ensure_token(self.conn, t)
+            found = None if block is None else self._found_ledger(t, a, block)
+            if found is not None:
+                ledger, token_id, _ = found
+            else:
+                token_id = store.ensure_token(self.conn, t)
+                account_id = store.ensure_account(self.conn, a)
+                ledger = store.load_ledger(self.conn, account_id, token_id)
+                if ledger is None:
+                    ledger = self._ledger(token_id, account_id, 0 if block is None else block)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
             if deposited - withdrawn + amount > MAX_UINT256:
                 raise InvalidInput(
                     "amount", amount, f"at most {MAX_UINT256 - (deposited - withdrawn)} so that"
                     " the token's total supply stays within uint256"
                 )
-            account_id = store.ensure_account(self.conn, a)
-            ledger = store.load_ledger(self.conn, account_id, token_id)
-            if ledger is None:
-                ledger = self._ledger(token_id, account_id, 0 if block is None else _check_block(block))
-            elif block is not None:
-                self._settle(ledger, _check_block(block))
             ledger.available += amount
             store.store_ledger(self.conn, ledger)
             store.store_token_totals(self.conn, token_id, deposited + amount, withdrawn)
 
     def burn(self, token: Any, account: Any, amount: int, block: int) -> None:
         """Debit a withdrawal from what is available at ``block`` (never committed funds)."""
+        t = parse_address(token, "token")
+        a = parse_address(account, "account")
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger, token_id, _ = self._existing_ledger(token, account, "account", block, amount)
+            ledger, token_id, _ = self._existing_ledger(t, a, block, amount)
             if ledger.available < amount:
-                raise InsufficientFunds(checksum(parse_address(account)), amount, ledger.available, block)
+                raise InsufficientFunds(checksum(a), amount, ledger.available, block)
             ledger.available -= amount
             store.store_ledger(self.conn, ledger)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
@@ -253,16 +282,18 @@ class StreamableToken:
 
     def transfer(self, token: Any, sender: Any, receiver: Any, amount: int, block: int) -> None:
         """Move available funds at once."""
+        t = parse_address(token, "token")
+        s = parse_address(sender, "sender")
         r = parse_address(receiver, "receiver")
-        if r == parse_address(sender, "sender"):
+        if r == s:
             raise InvalidInput("receiver", checksum(r), "an account other than the sender")
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            src, token_id, _ = self._existing_ledger(token, sender, "sender", block, amount)
+            src, token_id, _ = self._existing_ledger(t, s, block, amount)
             if src.available < amount:
-                raise InsufficientFunds(checksum(parse_address(sender)), amount, src.available, block)
-            dst = self._ledger(token_id, store.ensure_account(self.conn, r), block)
+                raise InsufficientFunds(checksum(s), amount, src.available, block)
+            dst, _ = self._receiving_ledger(token_id, t, r, block)
             src.available -= amount
             dst.available += amount
             store.store_ledger(self.conn, src)
@@ -285,6 +316,7 @@ class StreamableToken:
         It pays ``amount // duration`` per block from ``start_block`` and the remainder at
         the last block, so it is funded in full at open and can never fail later.
         """
+        t = parse_address(token, "token")
         s = parse_address(sender, "sender")
         r = parse_address(receiver, "receiver")
         if r == s:
@@ -304,11 +336,10 @@ class StreamableToken:
                 "amount", amount, f">= duration ({duration}) so that at least 1 unit flows per block"
             )
         with self._atomic():
-            src, token_id, sender_id = self._existing_ledger(token, s, "sender", block, amount)
+            src, token_id, sender_id = self._existing_ledger(t, s, block, amount)
             if src.available < amount:
                 raise InsufficientFunds(checksum(s), amount, src.available, block)
-            receiver_id = store.ensure_account(self.conn, r)
-            dst = self._ledger(token_id, receiver_id, block)
+            dst, receiver_id = self._receiving_ledger(token_id, t, r, block)
             src.available -= amount
             src.committed += amount
             events = segment_events(start_block, end, rate, remainder)
@@ -445,9 +476,10 @@ class StreamableToken:
         account's last change; a later block projects today's streams forward."""
         block = _check_block(block)
         t, a = parse_address(token, "token"), parse_address(account, "account")
-        ledger = store.ledger_at(self.conn, t, a, block, prefix_path(block))
-        if ledger is None:
+        found = store.ledger_at(self.conn, t, a, block, _prefix_path(block))
+        if found is None:
             return Balance(0, 0, 0)
+        ledger = found[0]
         if block < ledger.block:
             raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
         available, committed = ledger.available, ledger.committed
