@@ -8,14 +8,16 @@ from typing import Iterable, Iterator, Optional, Sequence
 from db.codec import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
 from streamable_token.schedule import ZERO, Delta, Ledger, Side
 
-EMPTY = b""
+EMPTY = bytearray()
+# BLOB parameters are bound as bytearray, which the sqlite3 module binds without looking
+# for an adapter first as it does for bytes (see db.codec).
 
 
 # --- tokens and accounts ------------------------------------------------------------
 
 
 def find_token(conn: sqlite3.Connection, address: bytes) -> Optional[int]:
-    row = conn.execute("SELECT id FROM tokens WHERE address = ?", (address,)).fetchone()
+    row = conn.execute("SELECT id FROM tokens WHERE address = ?", (bytearray(address),)).fetchone()
     return row[0] if row else None
 
 
@@ -25,7 +27,7 @@ def ensure_token(conn: sqlite3.Connection, address: bytes) -> int:
         return found
     return conn.execute(
         "INSERT INTO tokens (address, deposited, withdrawn) VALUES (?, ?, ?)",
-        (address, EMPTY, EMPTY),
+        (bytearray(address), EMPTY, EMPTY),
     ).lastrowid
 
 
@@ -49,7 +51,7 @@ def token_addresses(conn: sqlite3.Connection) -> list[bytes]:
 
 
 def find_account(conn: sqlite3.Connection, address: bytes) -> Optional[int]:
-    row = conn.execute("SELECT id FROM accounts WHERE address = ?", (address,)).fetchone()
+    row = conn.execute("SELECT id FROM accounts WHERE address = ?", (bytearray(address),)).fetchone()
     return row[0] if row else None
 
 
@@ -57,7 +59,7 @@ def ensure_account(conn: sqlite3.Connection, address: bytes) -> int:
     found = find_account(conn, address)
     if found is not None:
         return found
-    return conn.execute("INSERT INTO accounts (address) VALUES (?)", (address,)).lastrowid
+    return conn.execute("INSERT INTO accounts (address) VALUES (?)", (bytearray(address),)).lastrowid
 
 
 # --- summable sums ------------------------------------------------------------------
@@ -97,7 +99,7 @@ def _delta_columns(value: Delta) -> tuple:
     if -_LIMB_RANGE < r < _LIMB_RANGE and -_LIMB_RANGE < c < _LIMB_RANGE:
         return (*_limbs(r), *_limbs(c), None)
     rb = int_to_blob(r)
-    return (0, 0, 0, 0, 0, 0, bytes((len(rb),)) + rb + int_to_blob(c))
+    return (0, 0, 0, 0, 0, 0, bytearray((len(rb),)) + rb + int_to_blob(c))
 
 
 def _delta_of(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
@@ -201,7 +203,7 @@ def ledger_at(
     ``block`` needs beyond each side's summary (see Side.pending) added up by SQLite in
     the same statement: the side's event rows up to ``block``, or its tree nodes on
     ``path`` (the prefix path of ``block``). One statement, whatever the schedule."""
-    return _ledger_with_sums(conn, "address", token, account, block, path)
+    return _ledger_with_sums(conn, "address", bytearray(token), bytearray(account), block, path)
 
 
 def ledger_of(
@@ -470,7 +472,7 @@ def set_meta(conn: sqlite3.Connection, values: dict[str, bytes]) -> None:
     """Store meta values by key, all in one statement."""
     rows = ", ".join(["(?, ?)"] * len(values))
     conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES {rows}",
-                 [x for item in values.items() for x in item])
+                 [x for key, value in values.items() for x in (key, bytearray(value))])
 
 
 # --- whole-state hash ---------------------------------------------------------------
