@@ -23,6 +23,7 @@ import re
 import select
 import socket
 import ssl
+import struct
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -52,6 +53,7 @@ class Connection:
         self._host = parts.netloc.rpartition("@")[2]
         self._prefix = parts.path.rstrip("/")
         self._sock: Optional[socket.socket] = None
+        self._timeout: Optional[float] = None  # what _sock's sends and receives are bounded by
 
     def post(self, path: str, body: Any, timeout: float,
              headers: Optional[dict[str, str]] = None) -> tuple[int, bytes]:
@@ -95,10 +97,27 @@ class Connection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
             if self._tls:
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._address[0])
-            self._sock = sock
-        elif sock.gettimeout() != timeout:
-            sock.settimeout(timeout)
+            self._sock, self._timeout = sock, None
+        if timeout != self._timeout:
+            _set_timeout(sock, timeout, kernel=not self._tls and timeout > 0)
+            self._timeout = timeout
         return sock
+
+
+def _set_timeout(sock: socket.socket, timeout: float, kernel: bool) -> None:
+    """Bound each send and receive by ``timeout`` seconds. ``kernel``: as the kernel's
+    SO_SNDTIMEO/SO_RCVTIMEO on a blocking socket, which fails a call that waits too long
+    with EAGAIN (an OSError). A Python socket timeout does the same with a ``poll`` before
+    every send and every receive, two more system calls per request."""
+    if not kernel:
+        sock.settimeout(timeout)
+        return
+    sock.settimeout(None)
+    seconds = int(timeout)
+    micros = max(int((timeout - seconds) * 1_000_000), 0 if seconds else 1)  # 0, 0 would never time out
+    timeval = struct.pack("ll", seconds, micros)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 def _readable(sock: socket.socket) -> bool:

@@ -5,6 +5,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from eth_abi import decode as abi_decode
 
 from dapp import RollupClient
@@ -193,6 +194,24 @@ def test_finish_retries_through_500_and_garbage_with_the_same_status():
         assert [json.loads(b)["status"] for _, b in FlakyServer.seen] == ["reject"] * 4
     finally:
         server.shutdown()
+
+
+def test_http_client_gives_up_on_a_server_that_never_answers():
+    import socket
+    import time
+
+    from rollup.http_client import Connection, NoAnswer
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        conn = Connection(f"http://127.0.0.1:{listener.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(NoAnswer):
+            conn.post("/finish", {"status": "accept"}, timeout=0.3)  # accepted by the backlog, never read
+        waited = time.monotonic() - started
+        peer, _ = listener.accept()
+        peer.close()
+    assert 0.25 < waited < 5, waited
+    assert conn._sock is None  # dropped: the next call starts on a fresh connection
 
 
 # --- the DApp's HTTP client reads answers as http.client does ---------------------------
