@@ -8,8 +8,8 @@ exceed 256 bits (rate x block), so they use minimal two's complement.
 
 The encoders return ``bytearray``: the sqlite3 module binds it as the same BLOB, but it
 binds ``bytes`` only after looking for an adapter (a registry lookup and two attribute
-lookups), which made an UPDATE of twelve BLOBs take 9 µs instead of 3 here. A ledger
-write binds twenty-two of them.
+lookups), which made an UPDATE of twelve BLOBs take 9 µs instead of 3 here: as many as
+a ledger write binds.
 """
 from __future__ import annotations
 
