@@ -714,7 +714,9 @@ def test_up_runs_host_and_dapp_and_stops_both_on_sigint(tmp_path):
 def test_codec_helpers_refuse_malformed_values():
     assert from_hex("0x") == b""
     assert from_hex("0xAbCd") == b"\xab\xcd"
-    for bad in ("", "0x0", "abcd", "0xg0", None, 12, "0X00"):
+    # whitespace that bytes.fromhex would skip, non-ASCII digits, signs: all refused
+    for bad in ("", "0x0", "abcd", "0xg0", None, 12, "0X00", b"0x00", "0x 00", "0x00 ", " 0x00", "0x0\t0",
+                "0x00\n", "0x\uff10\uff10", "0x\u0660\u0660", "0x+0", "0x-0"):
         with pytest.raises(InvalidField):
             from_hex(bad)
     assert parse_uint256("0") == 0 and parse_uint256(str(2**256 - 1)) == 2**256 - 1
