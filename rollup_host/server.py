@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from .codec import (
@@ -432,7 +432,7 @@ class HostState:
 
 # A header line the ``email`` parser would read as one plain field: a name of visible
 # characters other than ":", a value with no CR or LF inside; leading blanks are not kept.
-_PLAIN_HEADER = re.compile(rb"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+_PLAIN_HEADER = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")  # on ISO-8859-1 text
 _JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=) builds one per call
 _MAX_LINE = 65536  # http.client's limits, so the same requests are refused
 _MAX_HEADERS = 100
@@ -465,9 +465,10 @@ class PlainHeaders:
         return list(self._lines)
 
     @classmethod
-    def decoded(cls, lines: Iterable[tuple[bytes, bytes]]) -> PlainHeaders:
-        """From (name, value) bytes as read off the wire (ISO-8859-1, as http.client)."""
-        return cls([(name.decode("iso-8859-1"), value.decode("iso-8859-1")) for name, value in lines])
+    def decoded(cls, block: bytes) -> PlainHeaders:
+        """From plain header lines as read off the wire, decoded at once as ISO-8859-1
+        (as http.client decodes them)."""
+        return cls(_PLAIN_HEADER.findall(block.decode("iso-8859-1")))
 
 
 def read_headers(rfile: Any, message_class: type) -> PlainHeaders | http.client.HTTPMessage:
@@ -485,10 +486,10 @@ def read_headers(rfile: Any, message_class: type) -> PlainHeaders | http.client.
             raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
         if line in (b"\r\n", b"\n", b""):
             break
-    fields = [_PLAIN_HEADER.fullmatch(line) for line in lines[:-1]]
+    fields = [_PLAIN_HEADER.fullmatch(line.decode("iso-8859-1")) for line in lines[:-1]]
     if not all(fields):
         return email.parser.Parser(_class=message_class).parsestr(b"".join(lines).decode("iso-8859-1"))
-    return PlainHeaders.decoded((m[1], m[2]) for m in fields)
+    return PlainHeaders([(m[1], m[2]) for m in fields])
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -528,10 +529,10 @@ class Handler(BaseHTTPRequestHandler):
         head = _DAPP_CALL.match(data)
         if head is None:
             return False
-        headers = PlainHeaders.decoded(_PLAIN_HEADER.findall(head[2]))
+        headers = PlainHeaders.decoded(head[2])
         length = headers.get("Content-Length", "")
-        if not (length.isascii() and length.isdigit()) or any(
-                headers.get(name) is not None for name in ("Transfer-Encoding", "Expect")):
+        if (not (length.isascii() and length.isdigit()) or headers.get("Transfer-Encoding") is not None
+                or headers.get("Expect") is not None):
             return False
         end = head.end() + int(length)
         if end > len(data):
