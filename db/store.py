@@ -143,23 +143,12 @@ _SIDE_COLUMNS = ("rate", "tree", "count", "first", "last", "r", "c", "base_r", "
 _LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
     f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
 )
-_SELECT_LEDGER = ", ".join(_LEDGER_COLUMNS)
 _LEDGER_BY = {
     "address": " FROM accounts a JOIN ledgers l ON l.account_id = a.id JOIN tokens t ON t.id = l.token_id"
                " WHERE a.address = ?1 AND t.address = ?2",
     "id": " FROM ledgers l WHERE l.account_id = ?1 AND l.token_id = ?2",
 }
 _N = len(_SIDE_COLUMNS)
-
-
-def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
-    row = conn.execute(
-        f"SELECT {_SELECT_LEDGER} FROM ledgers WHERE account_id = ? AND token_id = ?",
-        (account_id, token_id),
-    ).fetchone()
-    return None if row is None else _decode_ledger(row)
-
-
 _LEDGER_AT: dict[tuple[str, int], str] = {}
 
 
@@ -212,6 +201,11 @@ def ledger_of(
     """As :func:`ledger_at`, by the ids of the token and the account."""
     found = _ledger_with_sums(conn, "id", token_id, account_id, block, path)
     return None if found is None else found[0]
+
+
+def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
+    """The ledger by ids as stored: at block 0 no side has anything to sum."""
+    return ledger_of(conn, token_id, account_id, 0, ())
 
 
 def _decode_side(values: tuple) -> Side:
