@@ -252,7 +252,8 @@ class StreamableToken:
             else:
                 token_id = store.ensure_token(self.conn, t)
                 account_id = store.ensure_account(self.conn, a)
-                ledger = store.load_ledger(self.conn, account_id, token_id)
+                # with a block, the ledger was just looked for: it does not exist yet
+                ledger = None if block is not None else store.load_ledger(self.conn, account_id, token_id)
                 if ledger is None:
                     ledger = self._ledger(token_id, account_id, 0 if block is None else block)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
