@@ -124,11 +124,6 @@ class StreamableToken:
 
     # --- ledgers ------------------------------------------------------------------
 
-    def _ids(self, token: Any, account: Any, field: str) -> tuple[Optional[int], Optional[int]]:
-        t = parse_address(token, "token")
-        a = parse_address(account, field)
-        return store.find_token(self.conn, t), store.find_account(self.conn, a)
-
     def _ledger(self, token_id: int, account_id: int, block: int) -> Ledger:
         """The account's ledger settled to ``block``, created empty if new (not stored)."""
         ledger = store.ledger_of(self.conn, token_id, account_id, block, _prefix_path(block))
@@ -497,11 +492,9 @@ class StreamableToken:
 
     def last_change(self, token: Any, account: Any) -> Optional[int]:
         """The block of the account's last change for this token, if it has a ledger."""
-        token_id, account_id = self._ids(token, account, "account")
-        if token_id is None or account_id is None:
-            return None
-        ledger = store.load_ledger(self.conn, account_id, token_id)
-        return None if ledger is None else ledger.block
+        t, a = parse_address(token, "token"), parse_address(account, "account")
+        found = store.ledger_at(self.conn, t, a, 0, ())  # at block 0 no side has anything to sum
+        return None if found is None else found[0].block
 
     @staticmethod
     def _stream(row: dict) -> Stream:
