@@ -25,12 +25,14 @@ from .child import stop as stop_child
 from .client import DEFAULT_URL, HostClient, HostRequestError
 from .codec import (
     DEFAULT_APP_ADDRESS,
+    DEFAULT_APP_NAME,
     DEFAULT_CHAIN_ID,
     InvalidField,
     decode_payload,
     decode_transfer,
     from_hex,
 )
+from .deployment import deployment_options
 from .server import make_server, start_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +99,7 @@ def _print_result(args: argparse.Namespace, result: dict[str, Any], inspect: boo
 
 
 def _host_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    options = {
         "rollups": args.rollups or "v2",
         "portal": args.portal or os.environ.get("PORTAL_ADDRESS") or None,
         "app": args.app or os.environ.get("APP_ADDRESS") or DEFAULT_APP_ADDRESS,
@@ -107,6 +109,16 @@ def _host_options(args: argparse.Namespace) -> dict[str, Any]:
         "wait_timeout": args.wait_timeout,
         "verbose": args.verbose,
     }
+    node = deployment_options(args.deployment) if args.deployment else {}
+    if node:  # the deployment's addresses unless a flag names another
+        options["portal"] = args.portal or node.pop("portal")
+        options["app"] = args.app or node.pop("app")
+        options["chain_id"] = node.pop("chain_id")
+    options.update(node)
+    options["name"] = args.name
+    if args.epoch_length is not None:
+        options["epoch_length"] = args.epoch_length
+    return options
 
 
 def _wait_for_signal(stop: threading.Event, child: subprocess.Popen[bytes] | None) -> None:
@@ -231,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     host_opts.add_argument("--app", help="application address (default $APP_ADDRESS or "
                                          f"{DEFAULT_APP_ADDRESS})")
     host_opts.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
+    host_opts.add_argument("--deployment", metavar="FILE",
+                           help="deployment JSON (as `make l1-up` writes): application, "
+                                "portal, InputBox, authority, chain id and epoch length")
+    host_opts.add_argument("--name", default=DEFAULT_APP_NAME,
+                           help="application name for /rpc and /inspect/<name> "
+                                f"(default {DEFAULT_APP_NAME})")
+    host_opts.add_argument("--epoch-length", type=int, default=None,
+                           help="blocks per epoch for the node JSON-RPC (default 10, or "
+                                "the deployment's)")
     host_opts.add_argument("--block", type=int, default=1, help="starting block number")
     host_opts.add_argument("--finish-timeout", type=float, default=10.0,
                            help="seconds /finish long-polls before answering 202")
@@ -291,10 +312,12 @@ CLIENT_COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return cmd_serve(args)
-    if args.command == "up":
-        return cmd_up(args)
+    if args.command in ("serve", "up"):
+        try:
+            return cmd_serve(args) if args.command == "serve" else cmd_up(args)
+        except ValueError as exc:  # a bad option or deployment file, said before starting
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     client = HostClient(args.url)
     try:
         return CLIENT_COMMANDS[args.command](args, client)

@@ -44,6 +44,13 @@ DEFAULT_PORTAL = {
 }
 DEFAULT_APP_ADDRESS = "0xab7528bb862fB57E8A2BCd567a2e929a0Be56a5e"
 DEFAULT_CHAIN_ID = 31337
+# The application's name on the node JSON-RPC and in ``/inspect/<name>``.
+DEFAULT_APP_NAME = "streamable-token"
+# Where the pinned Cartesi CLI (npm @cartesi/cli 2.0.0-alpha.2) sends inputs and
+# deposits; ``make l1-up`` puts the contracts there (l1/deploy.py, OFFICIAL_ADDRESSES).
+DEFAULT_INPUT_BOX = "0x593E5BCf894D6829Dd26D0810DA7F064406aebB6"
+_APP_NAME_RE = re.compile(r"[a-z0-9_-]{3,}")
+_HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}")
 
 # Inputs must not depend on the wall clock (same inputs -> same state on any machine),
 # so the local chain's clock is a pure function of the block number.
@@ -74,6 +81,25 @@ class InvalidField(ValueError):
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{field}: expected {expected}, got {shown}")
+
+
+def check_node_fields(config: Any) -> None:
+    """Check and normalize the node-facing fields of a ``HostConfig`` (name, epoch
+    length, InputBox, consensus, template hash, InputBox block); ``ValueError`` names
+    the bad one. A name is what the node accepts: 3+ characters in ``[a-z0-9_-]``."""
+    if not isinstance(config.name, str) or _APP_NAME_RE.fullmatch(config.name) is None:
+        raise ValueError(f"name must be 3+ characters in [a-z0-9_-], got {config.name!r}")
+    for attr in ("epoch_length", "input_box_block"):
+        value = getattr(config, attr)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (attr == "epoch_length"):
+            raise ValueError(f"{attr} must be an integer >= {int(attr == 'epoch_length')}, "
+                             f"got {value!r}")
+    config.input_box = normalize_address(config.input_box, "input_box")
+    if config.consensus is not None:
+        config.consensus = normalize_address(config.consensus, "consensus")
+    if not isinstance(config.template_hash, str) or _HASH_RE.fullmatch(config.template_hash) is None:
+        raise ValueError(f"template_hash must be 0x + 64 hex digits, got {config.template_hash!r}")
+    config.template_hash = config.template_hash.lower()
 
 
 def from_hex(value: Any, field: str = "payload") -> bytes:

@@ -34,14 +34,17 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
-from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
 from .codec import (
     DEFAULT_APP_ADDRESS,
+    DEFAULT_APP_NAME,
+    DEFAULT_INPUT_BOX,
     DEFAULT_CHAIN_ID,
     DEFAULT_PORTAL,
     InvalidField,
     block_timestamp,
+    check_node_fields,
     check_voucher_value,
     erc20_deposit_payload,
     from_hex,
@@ -50,6 +53,8 @@ from .codec import (
     prev_randao,
     to_hex,
 )
+
+from .rpc import NodeApi  # noqa: E402 (after the codec imports it shares)
 
 __all__ = [
     "HostConfig",
@@ -63,6 +68,12 @@ __all__ = [
 ]
 
 RESTART_HEADER = "X-Rollup-Restart"
+MAX_INSPECT_BODY = 2 << 20  # a node refuses a larger inspect payload (2 MiB)
+# Browser frontends call /rpc and /inspect/<app> from another origin.
+CORS_HEADERS = ("Access-Control-Allow-Origin: *\r\n"
+                "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                "Access-Control-Allow-Headers: Content-Type, Authorization\r\n"
+                "Access-Control-Max-Age: 86400\r\n")
 
 ADVANCE = "advance"
 INSPECT = "inspect"
@@ -95,6 +106,15 @@ class HostConfig:
     finish_timeout: float = 10.0
     wait_timeout: float = 60.0
     verbose: bool = False
+    # What the node JSON-RPC (rollup_host/rpc.py) and node inspect report: the
+    # application's name, its epoch length (blocks), InputBox, consensus, template hash
+    # and the block the InputBox was deployed in (``--deployment`` fills them).
+    name: str = DEFAULT_APP_NAME
+    epoch_length: int = 10
+    input_box: str = DEFAULT_INPUT_BOX
+    consensus: str | None = None
+    template_hash: str = "0x" + "00" * 32
+    input_box_block: int = 0
 
     def __post_init__(self) -> None:
         if self.rollups not in ("v1", "v2"):
@@ -103,6 +123,11 @@ class HostConfig:
         self.app = normalize_address(self.app, "app")
         if self.block < 0:
             raise ValueError("block must be >= 0")
+        check_node_fields(self)
+
+    def names_application(self, ident: str) -> bool:
+        """True when ``ident`` is this application's name, or its address in any case."""
+        return ident == self.name or ident.lower() == self.app.lower()
 
 
 @dataclass
@@ -120,6 +145,7 @@ class HostRequest:
     reports: list[dict[str, Any]] = field(default_factory=list)
     exception: str | None = None
     processed_input_count: int | None = None
+    reference: dict[str, Any] | None = None  # L1 transaction_hash / log_index (bridge)
 
     def rollup_json(self) -> dict[str, Any]:
         """The body ``/finish`` returns to the DApp for this request."""
@@ -180,6 +206,7 @@ class HostState:
         self._output_count = 0  # accepted notices + vouchers (v2 global index)
         self._block = self.config.block
         self._closed = False
+        self._halted: str | None = None  # why the application stopped (an exception)
 
     # ----------------------------------------------------------------- rollup side
 
@@ -206,8 +233,11 @@ class HostState:
                     return self._current
                 self._complete(ACCEPTED if status == "accept" else REJECTED)
             waited = not self._queue
-            self._cond.wait_for(lambda: self._queue or self._closed, timeout)
-            if self._closed or not self._queue:
+            # After an exception the application is halted, as a node halts it: nothing
+            # more is handed to the DApp (its /finish answers 202 from then on).
+            self._cond.wait_for(lambda: (self._queue and self._halted is None)
+                                or self._closed, timeout)
+            if self._closed or not self._queue or self._halted is not None:
                 return None
             if waited and peer_alive is not None and not peer_alive():
                 return None
@@ -249,11 +279,23 @@ class HostState:
             request.reports.append({"payload": to_hex(data)})
 
     def add_exception(self, payload: str) -> None:
-        """The DApp gave up on the request in flight: finish it like a reject."""
+        """The DApp gave up on the request in flight: finish it like a reject.
+
+        During an advance this halts the application, as a Cartesi node does: no further
+        input or inspect is processed (they stay queued, status ``NONE`` over the node
+        JSON-RPC) and the host says why on stderr, ``/dev/status`` and the RPC's
+        application ``status``/``reason``. An exception in an inspect ends that inspect only.
+        """
         data = from_hex(payload)
         with self._cond:
             request = self._require_current("exception", advance_only=False)
             request.exception = to_hex(data)
+            if request.kind == ADVANCE:
+                self._halted = (f"the DApp raised an exception on input {request.input_index} "
+                                f"(payload {to_hex(data)[:130]}); the application is halted and "
+                                "processes no further input or inspect, as a Cartesi node stops "
+                                "it: fix the DApp and restart the host")
+                print(f"rollup host: {self._halted}", file=sys.stderr, flush=True)
             self._complete(EXCEPTION)
 
     def _require_current(self, what: str, advance_only: bool) -> HostRequest:
@@ -287,7 +329,8 @@ class HostState:
 
     def enqueue_advance(self, payload: bytes, sender: str | None = None,
                         block: int | None = None,
-                        metadata: dict[str, Any] | None = None) -> HostRequest:
+                        metadata: dict[str, Any] | None = None,
+                        reference: dict[str, Any] | None = None) -> HostRequest:
         """Queue an advance input, building its metadata unless one is given verbatim.
 
         A verbatim ``metadata`` (from the L1 bridge) must carry this host's next
@@ -314,7 +357,8 @@ class HostState:
                 number = self._use_block(block)
                 metadata = self._metadata(sender, number, index)
             request = HostRequest(ADVANCE, payload, metadata=metadata, input_index=index,
-                                  block_number=metadata.get("block_number"))
+                                  block_number=metadata.get("block_number"),
+                                  reference=reference)
             self._next_input_index += 1
             self._queue.append(request)
             self._cond.notify_all()
@@ -331,6 +375,8 @@ class HostState:
         """Queue an inspect request behind whatever is already queued."""
         with self._cond:
             self._check_open()
+            if self._halted is not None:
+                raise HostError(self._halted, status=503)
             request = HostRequest(INSPECT, payload)
             self._queue.append(request)
             self._cond.notify_all()
@@ -345,7 +391,8 @@ class HostState:
         timeout = self.config.wait_timeout if timeout is None else timeout
         with self._cond:
             done = self._cond.wait_for(
-                lambda: request.status in FINAL_STATUSES or self._closed, timeout)
+                lambda: request.status in FINAL_STATUSES or self._closed
+                or (self._halted is not None and request.status == QUEUED), timeout)
             finished = request.status in FINAL_STATUSES
             if not finished and request.kind == INSPECT and request.status == QUEUED:
                 self._queue.remove(request)
@@ -384,7 +431,23 @@ class HostState:
                 "app_contract": self.config.app,
                 "portal": self.config.portal,
                 "chain_id": self.config.chain_id,
+                "halted": self._halted,
             }
+
+    def node_snapshot(self) -> tuple[list[HostRequest], list[HostRequest], int, str | None]:
+        """For the node JSON-RPC: finished inputs (index order; they no longer change),
+        the inputs not finished yet (in flight, then queued), the block, why halted."""
+        with self._cond:
+            current = [self._current] if (self._current is not None
+                                          and self._current.kind == ADVANCE) else []
+            pending = current + [r for r in self._queue if r.kind == ADVANCE]
+            return list(self._finished), pending, self._block, self._halted
+
+    @property
+    def halted(self) -> str | None:
+        """Why the application stopped processing (after an exception), else None."""
+        with self._cond:
+            return self._halted
 
     @property
     def closed(self) -> bool:
@@ -589,7 +652,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing
 
-    def _send(self, status: int, body: Any = None, raw: bytes | None = None) -> None:
+    def _send(self, status: int, body: Any = None, raw: bytes | None = None,
+              headers: str = "") -> None:
         """Status line, headers and body in one write (no Server/Date: fewer bytes, no
         clock), formatted at once rather than header by header: this runs two or three
         times per input."""
@@ -600,7 +664,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         kind = "Content-Type: application/json\r\n" if data else ""
-        head = f"{_STATUS_LINES.get(status) or f'HTTP/1.1 {status} '}\r\n{kind}Content-Length: {len(data)}\r\n\r\n"
+        head = (f"{_STATUS_LINES.get(status) or f'HTTP/1.1 {status} '}\r\n{kind}{headers}"
+                f"Content-Length: {len(data)}\r\n\r\n")
         self.wfile.flush()  # nothing is buffered here, but order must hold if it ever is
         self.connection.sendall(head.encode("latin-1") + data)
 
@@ -635,6 +700,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _find_route(self, routes: dict[str, Callable[[Handler], None]], path: str) -> None:
         self._body = self._read_body()
+        if path.startswith("/inspect/") and self.command == "POST":
+            self._node_inspect(path[len("/inspect/"):])
+            return
         if path == "/inspect" or path.startswith("/inspect/"):
             self._inspect_route()
             return
@@ -650,7 +718,8 @@ class Handler(BaseHTTPRequestHandler):
         except InvalidField as exc:
             self._send(400, {"error": str(exc)})
         except HostError as exc:
-            self._send(exc.status, {"error": str(exc)})
+            cors = CORS_HEADERS if path.startswith(("/rpc", "/inspect/")) else ""
+            self._send(exc.status, {"error": str(exc)}, headers=cors)
         except ConnectionError:  # the peer went away (e.g. a killed DApp mid long-poll)
             self.close_connection = True
         except Exception as exc:  # a host bug must not kill the connection silently
@@ -665,6 +734,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch(_GET_ROUTES)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        """CORS preflight of a browser frontend (for /rpc and /inspect/<app>)."""
+        self._body = self._read_body()
+        self._send(204, headers=CORS_HEADERS)
 
     @property
     def host(self) -> HostState:
@@ -729,6 +803,10 @@ class Handler(BaseHTTPRequestHandler):
         if not self.host.wait(request, timeout):
             if self.host.closed:
                 raise HostError("host is shutting down", status=503)
+            if self.host.halted is not None:
+                self._send(503, {"error": self.host.halted, "input_index": request.input_index,
+                                 "status": request.status})
+                return
             self._send(504, {"error": "timed out waiting for the DApp",
                              "input_index": request.input_index, "status": request.status})
             return
@@ -740,7 +818,8 @@ class Handler(BaseHTTPRequestHandler):
         block = body.get("block")
         metadata = body.get("metadata")
         request = self.host.enqueue_advance(payload, sender=body.get("sender"),
-                                            block=block, metadata=metadata)
+                                            block=block, metadata=metadata,
+                                            reference=input_reference(body))
         self._wait_and_answer(request, body)
 
     def _dev_deposit(self) -> None:
@@ -766,6 +845,37 @@ class Handler(BaseHTTPRequestHandler):
             payload = self._body
         request = self.host.enqueue_inspect(payload)
         self._wait_and_answer(request, {})
+
+    def _node_inspect(self, ident: str) -> None:
+        """``POST /inspect/<application name or address>`` as a Rollups v2 node answers."""
+        ident = unquote(ident)
+        if not self.host.config.names_application(ident):
+            raise HostError(f"application {ident!r} not found: this host runs "
+                            f"{self.host.config.name!r} at {self.host.config.app}", status=404)
+        if len(self._body) > MAX_INSPECT_BODY:
+            raise HostError(f"inspect payload of {len(self._body)} bytes: the node takes at "
+                            f"most {MAX_INSPECT_BODY}", status=413)
+        request = self.host.enqueue_inspect(self._body)
+        if not self.host.wait(request):
+            if self.host.halted is not None:
+                raise HostError(self.host.halted, status=503)
+            raise HostError("timed out waiting for the DApp", status=503)
+        self._send(200, node_inspect_answer(request), headers=CORS_HEADERS)
+
+    def _rpc(self) -> None:
+        """``POST /rpc``: the node's JSON-RPC API (rollup_host/rpc.py)."""
+        if self.host.config.rollups != "v2":
+            raise HostError("the node JSON-RPC at /rpc is a Rollups v2 API; this host runs "
+                            "v1 (start it with --rollups v2)", status=404)
+        status, data = self.server.node.handle(self._body)
+        self._send(status, raw=data, headers=CORS_HEADERS)
+
+    def _dev_claim(self) -> None:
+        """The bridge reports a claim accepted on L1: proofs become available."""
+        body = self._json_body()
+        self._send(200, self.server.node.add_claim(
+            body.get("last_block"), body.get("outputs_merkle_root"),
+            body.get("output_count"), body.get("transaction_hash")))
 
     def _dev_mine(self) -> None:
         body = self._json_body()
@@ -795,6 +905,8 @@ _POST_ROUTES: dict[str, Callable[[Handler], None]] = {
     "/dev/deposit": Handler._dev_deposit,
     "/dev/inspect": Handler._dev_inspect,
     "/dev/mine": Handler._dev_mine,
+    "/dev/claim": Handler._dev_claim,
+    "/rpc": Handler._rpc,
 }
 _GET_ROUTES: dict[str, Callable[[Handler], None]] = {
     "/dev/block": Handler._dev_block,
@@ -802,6 +914,28 @@ _GET_ROUTES: dict[str, Callable[[Handler], None]] = {
     "/dev/status": Handler._dev_status,
 }
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def node_inspect_answer(request: HostRequest) -> dict[str, Any]:
+    """A finished inspect as a Rollups v2 node answers it (statuses capitalized)."""
+    out: dict[str, Any] = {"status": request.status.capitalize()}
+    if request.status == EXCEPTION:
+        out["exception"] = request.exception
+    out["reports"] = list(request.reports)
+    out["processed_input_count"] = request.processed_input_count
+    return out
+
+
+def input_reference(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The L1 ``transaction_hash`` and ``log_index`` of an input the bridge feeds, if given."""
+    tx_hash, log_index = body.get("transaction_hash"), body.get("log_index")
+    if tx_hash is None and log_index is None:
+        return None
+    if not isinstance(tx_hash, str) or re.fullmatch(r"0x[0-9a-fA-F]{64}", tx_hash) is None:
+        raise InvalidField("transaction_hash", tx_hash, "0x + 64 hex digits")
+    if isinstance(log_index, bool) or not isinstance(log_index, int) or log_index < 0:
+        raise InvalidField("log_index", log_index, "non-negative integer")
+    return {"transaction_hash": tx_hash.lower(), "log_index": log_index}
 
 
 class RollupHostServer(ThreadingHTTPServer):
@@ -816,6 +950,7 @@ class RollupHostServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], host: HostState) -> None:
         self.host = host
+        self.node = NodeApi(host)  # POST /rpc and /dev/claim
         super().__init__(address, Handler)
 
     @property

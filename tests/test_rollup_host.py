@@ -240,7 +240,17 @@ def test_exception_rejects_input_and_keeps_reports(make_host):
     assert result["notices"] == []
     assert result["reports"] == [{"payload": "0x02"}]
     assert result["exception_payload"] == hexs(b"boom")
-    assert client.advance(ALICE, "0x")["input_index"] == 1
+    # As a node does, the host then stops processing the application, and says so:
+    # a later input is recorded (index 1) but stays queued; inspects are refused.
+    with pytest.raises(HostRequestError) as halted:
+        client.advance(ALICE, "0x")
+    assert halted.value.status_code == 503
+    assert "exception on input 0" in halted.value.message and "halted" in halted.value.message
+    assert client.status()["queued"] == 1 and "halted" in client.status()["halted"]
+    with pytest.raises(HostRequestError) as refused:
+        client.inspect("token")
+    assert refused.value.status_code == 503
+    assert [e["input_index"] for e in client.outputs()] == [0]
 
 
 def test_finish_answers_202_when_no_input_arrives(make_host):
