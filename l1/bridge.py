@@ -77,13 +77,27 @@ class HostApi:
         self.timeout = timeout
         self._session = requests.Session()
 
-    def advance(self, metadata, payload):
-        """Feed one advance input; return the host's answer (dict)."""
-        body = {"metadata": metadata, "payload": "0x" + bytes(payload).hex()}
+    def advance(self, metadata, payload, reference=None):
+        """Feed one advance input; return the host's answer (dict).
+
+        ``reference``: ``{"transaction_hash", "log_index"}`` of the ``InputAdded`` event,
+        which the host's node JSON-RPC reports with the input.
+        """
+        body = {"metadata": metadata, "payload": "0x" + bytes(payload).hex(),
+                **(reference or {})}
         resp = self._session.post(f"{self.url}/dev/advance", json=body,
                                   timeout=self.timeout)
         if resp.status_code // 100 != 2:
             raise BridgeError(f"/dev/advance answered {resp.status_code}: {resp.text}")
+        return resp.json()
+
+    def claim(self, last_block, root, output_count, tx_hash):
+        """Tell the host a claim was accepted, so its node JSON-RPC serves proofs."""
+        body = {"last_block": last_block, "outputs_merkle_root": "0x" + bytes(root).hex(),
+                "output_count": output_count, "transaction_hash": tx_hash}
+        resp = self._session.post(f"{self.url}/dev/claim", json=body, timeout=self.timeout)
+        if resp.status_code // 100 != 2:
+            raise BridgeError(f"/dev/claim answered {resp.status_code}: {resp.text}")
         return resp.json()
 
     def finished(self):
@@ -121,6 +135,8 @@ class Bridge:
         self.tree = OutputsTree()
         self.claims = []
         self._claims_loaded = False
+        self._refs = {}        # input index -> {"transaction_hash", "log_index"}
+        self._reported = set()  # claims' last blocks the host has been told about
         self._done_on_host = {}
         if resume:
             for answer in self.host.finished():
@@ -137,7 +153,13 @@ class Bridge:
         events = self.input_box.events("InputAdded", self.next_block, to_block,
                                        topics=[app_topic])
         self.next_block = to_block + 1
-        return [decode_evm_advance(args["input"]) for args, _ in events]
+        out = []
+        for args, log in events:
+            adv = decode_evm_advance(args["input"])
+            self._refs[adv.index] = {"transaction_hash": log["transactionHash"],
+                                     "log_index": int(log["logIndex"], 16)}
+            out.append(adv)
+        return out
 
     def step(self, to_block=None):
         """Feed every new input (up to ``to_block``) to the host; return them processed."""
@@ -149,7 +171,8 @@ class Bridge:
                 raise BridgeError(f"input {adv.index} arrived, expected {len(self.inputs)}")
             answer = self._done_on_host.pop(adv.index, None)
             if answer is None:
-                answer = self.host.advance(adv.metadata(), adv.payload)
+                answer = self.host.advance(adv.metadata(), adv.payload,
+                                           self._refs.get(adv.index))
             done.append(self._record(adv, answer))
         return done
 
@@ -212,6 +235,14 @@ class Bridge:
                 self.claims.append(Claim(end, root, n, log["transactionHash"]))
         self.claims.sort(key=lambda c: c.last_block)
         self._claims_loaded = True
+        self.report_claims()
+
+    def report_claims(self):
+        """Tell the host about every claim it has not heard of yet (idempotent there)."""
+        for claim in self.claims:
+            if claim.last_block not in self._reported:
+                self.host.claim(claim.last_block, claim.root, claim.n_outputs, claim.tx_hash)
+                self._reported.add(claim.last_block)
 
     def claim(self, mine=True):
         """Claim the outputs of every input up to the end of the current epoch.
@@ -240,6 +271,7 @@ class Bridge:
                                           sender=self.claimer)
         claim = Claim(end, root, n, receipt["transactionHash"])
         self.claims.append(claim)
+        self.report_claims()
         return claim
 
     # -- vouchers ----------------------------------------------------------------

@@ -11,7 +11,7 @@ import socket
 import time
 
 from .anvil import Anvil
-from .deploy import DEFAULT_EPOCH_LENGTH, deploy_all, write_deployment
+from .deploy import DEFAULT_EPOCH_LENGTH, OFFICIAL_ADDRESSES, deploy_all, write_deployment
 
 
 def port_free(port, host="127.0.0.1"):
@@ -35,6 +35,9 @@ def main(argv=None):
     parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH)
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--out", default="l1/deployment.json")
+    parser.add_argument("--addresses", choices=sorted(OFFICIAL_ADDRESSES), default="cli",
+                        help="InputBox/ERC20Portal at the pinned Cartesi CLI's addresses "
+                             "(default), at @cartesi/viem's for Rollups 2.2, or where deployed")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     port = args.port if port_free(args.port) else 0
@@ -43,7 +46,8 @@ def main(argv=None):
     # block_time seconds besides.
     extra = ["--mixed-mining"] if block_time else []
     with Anvil(port=port, block_time=block_time, extra=extra) as anvil:
-        deployment = deploy_all(anvil.rpc, epoch_length=args.epoch_length)
+        deployment = deploy_all(anvil.rpc, epoch_length=args.epoch_length,
+                                addresses=args.addresses)
         write_deployment(deployment, args.out)
         print(f"anvil on {anvil.url}; deployment written to {args.out}:")
         for key, value in deployment.items():

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from eth_abi import encode as abi_encode
 
-from l1 import codec, merkle
+from l1 import NODE_MODULES, codec, merkle
 from l1.anvil import Anvil
 from l1.bridge import Bridge
 from l1.contracts import ROLLUPS_OUT, at, encode_call
-from l1.deploy import deploy_all
+from l1.deploy import OFFICIAL_ADDRESSES, deploy_all
 from l1.errors import ClaimError, Reverted
 from l1.testing import ensure_node_deps
 
@@ -74,6 +74,30 @@ def test_deployment_is_wired(chain):
     assert chain.authority.call("getEpochLength") == EPOCH
     assert chain.authority.call("owner").lower() == chain.owner.lower()
     assert dep["chain_id"] == 31337 and dep["rollups_version"] == "2.2.0"
+
+
+def test_contracts_sit_where_the_official_clients_look(chain, anvil):
+    # Default: the addresses built into the pinned Cartesi CLI (2.0.0-alpha.2).
+    assert chain.dep["addresses"] == "cli"
+    assert (chain.dep["input_box"], chain.dep["erc20_portal"]) == (
+        "0x593E5BCf894D6829Dd26D0810DA7F064406aebB6", "0xB0e28881FF7ee9CD5B1229d570540d74bce23D39")
+    cli = (NODE_MODULES / "@cartesi/cli/dist/contracts.js").read_text()
+    for address in OFFICIAL_ADDRESSES["cli"]:
+        assert f"'{address}'" in cli
+    # The portal sends to that InputBox, and the InputBox answers there.
+    assert chain.portal.call("getInputBox") == chain.dep["input_box"].lower()
+    assert chain.input_box.call("getNumberOfInputs", chain.app.address) == 0
+    # The other choices: @cartesi/viem's Rollups 2.2 addresses, or where deployed.
+    viem = "".join(p.read_text() for p in (NODE_MODULES / "@cartesi/viem/dist").glob("*.js"))
+    other = deploy_all(anvil.rpc, epoch_length=EPOCH, addresses="rollups-2.2")
+    assert (other["input_box"], other["erc20_portal"]) == OFFICIAL_ADDRESSES["rollups-2.2"]
+    assert all(f'"{a}"' in viem for a in OFFICIAL_ADDRESSES["rollups-2.2"])
+    assert at(anvil.rpc, "ERC20Portal", other["erc20_portal"]).call("getInputBox") == \
+        other["input_box"].lower()
+    fresh = deploy_all(anvil.rpc, epoch_length=EPOCH, addresses="fresh")
+    assert fresh["input_box"] not in OFFICIAL_ADDRESSES["cli"] + OFFICIAL_ADDRESSES["rollups-2.2"]
+    with pytest.raises(ValueError, match="addresses must be one of"):
+        deploy_all(anvil.rpc, addresses="mainnet")
 
 
 def test_input_added_carries_evm_advance_metadata(chain):
@@ -178,6 +202,7 @@ class FakeHost:
     def __init__(self):
         self.finished = []
         self.seen = []
+        self.claims = []
         self.next_output = 0
         host = self
 
@@ -198,6 +223,10 @@ class FakeHost:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/dev/claim":
+                    host.claims.append(body)
+                    self._send({})
+                    return
                 self._send(host.advance(body))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -261,6 +290,13 @@ def test_bridge_feeds_claims_and_executes(chain, fake_host):
     claim = bridge.claim()
     assert claim.last_block % EPOCH == EPOCH - 1 and claim.n_outputs == 2
     assert chain.authority.call("isOutputsMerkleRootValid", chain.app.address, claim.root)
+    # The host hears of the claim (its node JSON-RPC then serves proofs), and of the
+    # InputAdded events behind each input.
+    assert fake_host.claims == [{"last_block": claim.last_block,
+                                 "outputs_merkle_root": "0x" + claim.root.hex(),
+                                 "output_count": 2, "transaction_hash": claim.tx_hash}]
+    assert fake_host.seen[0]["transaction_hash"].startswith("0x")
+    assert fake_host.seen[1]["log_index"] >= 0
     assert bridge.claim() is None                      # nothing new to claim
     bridge.validate(0)
     bridge.execute(1, sender=chain.carol)

@@ -53,7 +53,8 @@ class Stack:
         write_deployment(self.dep, self.deployment_path)
         self.server, self.host_url = start_in_thread(
             port=0, rollups="v2", app=self.dep["application"], chain_id=self.dep["chain_id"],
-            portal=self.dep["erc20_portal"], wait_timeout=30.0)
+            portal=self.dep["erc20_portal"], wait_timeout=30.0, epoch_length=EPOCH,
+            input_box=self.dep["input_box"])
         self.host = HostClient(self.host_url, timeout=30.0)
         env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=self.host_url,
                    DAPP_DB=str(tmp / "dapp.sqlite"), ROLLUPS_VERSION="v2",
