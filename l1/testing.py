@@ -12,7 +12,11 @@ from . import NODE_MODULES, REPO_ROOT
 
 REQUIRED = ("@cartesi/rollups/out/Application.sol/Application.json",
             "@foundry-rs/anvil-linux-amd64/bin/anvil",
-            "solc/soljson.js")
+            "solc/soljson.js",
+            "@cartesi/cli/bin/run.js",
+            "@cartesi/viem/package.json",
+            "@cartesi/rpc/package.json",
+            "viem/package.json")
 
 
 def node_deps_installed():

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// The user's side of the L1 walkthrough with the official clients (@cartesi/viem, viem):
+// read the node JSON-RPC, inspect, and execute a voucher with its proof.
+//
+//   node l1/client.mjs wait --input N        wait until inputs 0..N are processed
+//                                            (waitForInput); print inputs, outputs, reports
+//   node l1/client.mjs inspect PAYLOAD       POST /inspect/<app> (node inspect), reports decoded
+//   node l1/client.mjs execute --output K    wait for output K's proof (cartesi_getOutput
+//                                            after the claim), executeOutput on the Application
+//   node l1/client.mjs approve --token T --spender S --amount N   ERC-20 approve (base units)
+//
+// Options: --rpc L1 URL (default $ETH_RPC_URL or http://127.0.0.1:8545), --node host URL
+// (default $ROLLUP_HOST_URL or http://127.0.0.1:5004; its JSON-RPC is <node>/rpc), --app
+// name or address (default streamable-token), --account index in anvil's test mnemonic
+// (default 0), --timeout seconds (default 120). Prints one JSON object; exit 1 on error.
+import { createCartesiPublicClient, walletActionsL1 } from "@cartesi/viem";
+import {
+  createPublicClient,
+  createWalletClient,
+  erc20Abi,
+  getAddress,
+  hexToString,
+  http,
+} from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { foundry } from "viem/chains";
+
+const MNEMONIC = "test test test test test test test test test test test junk";
+
+function parseArgs(argv) {
+  const [command, ...rest] = argv;
+  const opts = { positional: [] };
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i].startsWith("--")) {
+      if (i + 1 >= rest.length) throw new Error(`${rest[i]} needs a value`);
+      opts[rest[i].slice(2)] = rest[++i];
+    } else {
+      opts.positional.push(rest[i]);
+    }
+  }
+  return { command, opts };
+}
+
+function need(opts, name) {
+  if (opts[name] === undefined) throw new Error(`--${name} is required`);
+  return opts[name];
+}
+
+function integer(value, name) {
+  if (!/^[0-9]+$/.test(String(value))) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
+  return BigInt(value);
+}
+
+function show(value) {
+  return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+function decode(hex) {
+  try {
+    const text = hexToString(hex);
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  } catch {
+    return hex;
+  }
+}
+
+async function main() {
+  const { command, opts } = parseArgs(process.argv.slice(2));
+  const nodeUrl = (opts.node ?? process.env.ROLLUP_HOST_URL ?? "http://127.0.0.1:5004").replace(/\/$/, "");
+  const rpcUrl = opts.rpc ?? process.env.ETH_RPC_URL ?? "http://127.0.0.1:8545";
+  const app = opts.app ?? "streamable-token";
+  const timeoutMs = Number(integer(opts.timeout ?? "120", "timeout")) * 1000;
+  const pollMs = 200;
+  const account = mnemonicToAccount(MNEMONIC, { addressIndex: Number(integer(opts.account ?? "0", "account")) });
+  const node = createCartesiPublicClient({ transport: http(`${nodeUrl}/rpc`), pollingInterval: pollMs });
+
+  if (command === "wait") {
+    const last = integer(need(opts, "input"), "input");
+    const inputs = [];
+    for (let index = 0n; index <= last; index++) {
+      // Polls cartesi_getInput until the status leaves NONE: retries spaced pollMs apart,
+      // as many as the timeout allows.
+      const input = await node.waitForInput({
+        application: app,
+        inputIndex: index,
+        pollingInterval: pollMs,
+        retryCount: Math.ceil(timeoutMs / pollMs),
+      });
+      inputs.push({ index: input.index, status: input.status, sender: input.decodedData?.sender,
+                    blockNumber: input.blockNumber,
+                    payload: decode(input.decodedData?.payload ?? "0x") });
+    }
+    const outputs = await node.listOutputs({ application: app, limit: 10000 });
+    const reports = await node.listReports({ application: app, limit: 10000 });
+    const count = await node.getProcessedInputCount({ application: app });
+    console.log(show({
+      processedInputCount: count,
+      inputs,
+      outputs: outputs.data.map((o) => ({ index: o.index, inputIndex: o.inputIndex, ...o.decodedData,
+                                          proven: o.outputHashesSiblings !== null })),
+      reports: reports.data.map((r) => ({ index: r.index, inputIndex: r.inputIndex, payload: decode(r.rawData) })),
+    }));
+    return;
+  }
+
+  if (command === "inspect") {
+    // Neither @cartesi/viem nor @cartesi/rpc has an inspect helper: the node's route is
+    // POST /inspect/<application> with the raw payload as the body.
+    const payload = opts.positional.join(" ");
+    const response = await fetch(`${nodeUrl}/inspect/${app}`, { method: "POST", body: payload });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(`inspect answered ${response.status}: ${show(answer)}`);
+    console.log(show({ ...answer, decoded: answer.reports.map((r) => decode(r.payload)) }));
+    return;
+  }
+
+  if (command === "execute") {
+    const outputIndex = integer(need(opts, "output"), "output");
+    const deadline = Date.now() + timeoutMs;
+    let output = await node.getOutput({ application: app, outputIndex });
+    while (output.outputHashesSiblings === null) {
+      // The proof appears once the epoch holding the output is claimed.
+      if (Date.now() > deadline) throw new Error(`output ${outputIndex} has no proof after ${timeoutMs / 1000} s: is its epoch claimed?`);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      output = await node.getOutput({ application: app, outputIndex });
+    }
+    const { applicationAddress } = await node.getApplication({ application: app });
+    const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
+    const wallet = createWalletClient({ account, chain: foundry, transport: http(rpcUrl) }).extend(walletActionsL1());
+    const hash = await wallet.executeOutput({ application: applicationAddress, output, account });
+    const receipt = await l1.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`executeOutput reverted: ${hash}`);
+    console.log(show({ executed: outputIndex, application: applicationAddress, transactionHash: hash,
+                       blockNumber: receipt.blockNumber, output: output.decodedData }));
+    return;
+  }
+
+  if (command === "approve") {
+    const token = getAddress(need(opts, "token"));
+    const spender = getAddress(need(opts, "spender"));
+    const amount = integer(need(opts, "amount"), "amount");
+    const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
+    const wallet = createWalletClient({ account, chain: foundry, transport: http(rpcUrl) });
+    const hash = await wallet.writeContract({ address: token, abi: erc20Abi, functionName: "approve",
+                                              args: [spender, amount] });
+    const receipt = await l1.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`approve reverted: ${hash}`);
+    console.log(show({ approved: amount, owner: account.address, spender, token, transactionHash: hash }));
+    return;
+  }
+
+  throw new Error(`unknown command ${command ?? "(none)"}: use wait, inspect, execute or approve`);
+}
+
+main().catch((error) => {
+  console.error(`error: ${error.shortMessage ?? error.message}`);
+  process.exit(1);
+});
