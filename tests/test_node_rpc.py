@@ -10,6 +10,7 @@ rejects ``b"reject"``, raises on ``b"exception"``.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -419,3 +420,63 @@ def test_node_api_is_usable_without_http():
     status, body = api.handle(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "cartesi_listInputs",
                                           "params": ["streamable-token"]}).encode())
     assert status == 200 and json.loads(body)["result"]["data"] == []
+
+
+# ---------------------------------------------------------------- official clients
+
+
+def test_both_official_clients_read_every_method(node):
+    """@cartesi/viem converts every field it knows (a missing one throws) and
+    @cartesi/rpc reads the same answers; both pinned in package.json."""
+    import shutil
+    import subprocess
+
+    from l1.testing import ensure_node_deps
+
+    ensure_node_deps()
+    if shutil.which("node") is None:
+        pytest.skip("node not found: this check needs Node.js")
+    node.advance(ALICE, block=1, notices=[note("n")], vouchers=[[TOKEN, 3, transfer(BOB, 1)]])
+    node.advance(BOB, block=2, status="reject", reports=[note("refused")])
+    node.advance(BOB, block=5, notices=[note("later")])
+    outputs = node.result("cartesi_listOutputs", [APP])["data"]
+    tree = OutputsTree()
+    for o in outputs:
+        tree.append(bytes.fromhex(o["raw_data"][2:]))
+    assert node.session.post(node.url + "/dev/claim", json={
+        "last_block": 3, "outputs_merkle_root": "0x" + tree.root(2).hex(),
+        "output_count": 2}).status_code == 200
+    script = Path(__file__).resolve().parent / "js" / "every_method.mjs"
+    done = subprocess.run(["node", str(script), node.url, "streamable-token"],
+                          cwd=script.parent.parent.parent, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    v, r = got["viem"], got["rpc"]
+    assert v["getApplication"]["applicationAddress"] == APP
+    assert v["getApplication"]["dataAvailability"] == {
+        "type": "InputBox", "inputBoxAddress": "0x593E5BCf894D6829Dd26D0810DA7F064406aebB6"}
+    assert v["listApplications"]["pagination"] == {"limit": 50, "offset": 0, "totalCount": 1}
+    assert v["getChainId"] == 31337 and v["getNodeVersion"] == NODE_VERSION
+    assert [i["index"] for i in v["listInputs"]["data"]] == ["1", "0"]
+    assert v["listInputs"]["pagination"]["totalCount"] == 3
+    assert v["getInput"]["decodedData"]["sender"] == ALICE
+    assert v["getInput"]["status"] == "ACCEPTED" and v["getProcessedInputCount"] == "3"
+    assert [o["index"] for o in v["listOutputs"]["data"]] == ["1"]
+    assert v["listOutputs"]["data"][0]["decodedData"] == {
+        "type": "Voucher", "payload": transfer(BOB, 1), "destination": TOKEN, "value": "3"}
+    assert v["getOutput"]["decodedData"] == {"type": "Notice", "payload": note("n")}
+    assert len(v["getOutput"]["outputHashesSiblings"]) == LOG2_MAX_OUTPUTS
+    assert [x["rawData"] for x in v["listReports"]["data"]] == [note("refused")]
+    assert v["getReport"]["inputIndex"] == "1"
+    assert [(e["index"], e["status"]) for e in v["listEpochs"]["data"]] == [
+        ("0", "CLAIM_ACCEPTED"), ("1", "OPEN")]
+    assert v["getEpoch"]["outputsMerkleRoot"] == "0x" + tree.root(2).hex()
+    assert v["getLastAcceptedEpochIndex"] == "0"
+    assert v["missingInput"] == "Requested resource not found."  # viem knows -32001
+    assert r["listInputs"]["pagination"]["total_count"] == 3
+    assert r["listInputs"]["data"][0]["transaction_hash"] == r["listInputs"]["data"][0][
+        "transaction_reference"]
+    assert r["getOutput"]["data"]["hash"] == "0x" + tree.leaves[0].hex()
+    assert r["getProcessedInputCount"] == {"data": "0x3"}
+    assert r["missingApplication"]["code"] == -32001
