@@ -362,7 +362,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     deployment = load_deployment(args.deployment)
     rpc = Rpc(args.rpc or deployment["rpc_url"])
-    bridge = Bridge(rpc, deployment, args.host)
+    try:
+        bridge = Bridge(rpc, deployment, args.host)
+    except requests.ConnectionError:
+        raise SystemExit(f"error: no rollup host at {args.host}: start it first "
+                         "(python -m rollup_host up --deployment ...)") from None
+    except L1Error as exc:
+        raise SystemExit(f"error: {exc}") from None
     try:
         bridge.run(args.interval, claim=not args.no_claim, execute=args.execute)
     except KeyboardInterrupt:

@@ -8,19 +8,23 @@
 //   node l1/client.mjs execute --output K    wait for output K's proof (cartesi_getOutput
 //                                            after the claim), executeOutput on the Application
 //   node l1/client.mjs approve --token T --spender S --amount N   ERC-20 approve (base units)
+//   node l1/client.mjs mint --token T --to A --amount N   the test token's faucet (TestToken)
+//   node l1/client.mjs block                 the L1 chain's latest block number
 //
 // Options: --rpc L1 URL (default $ETH_RPC_URL or http://127.0.0.1:8545), --node host URL
 // (default $ROLLUP_HOST_URL or http://127.0.0.1:5004; its JSON-RPC is <node>/rpc), --app
 // name or address (default streamable-token), --account index in anvil's test mnemonic
 // (default 0), --timeout seconds (default 120). Prints one JSON object; exit 1 on error.
+// ETH_RPC_URL and ROLLUP_HOST_URL set --rpc and --node for every command.
 import { createCartesiPublicClient, walletActionsL1 } from "@cartesi/viem";
 import {
   createPublicClient,
   createWalletClient,
   erc20Abi,
   getAddress,
-  hexToString,
+  hexToBytes,
   http,
+  parseAbi,
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
@@ -52,19 +56,21 @@ function integer(value, name) {
 }
 
 function show(value) {
-  return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v), 2);
 }
 
+// A payload for people: JSON if it is JSON, else UTF-8 text, else the hex as it came.
 function decode(hex) {
+  let text;
   try {
-    const text = hexToString(hex);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
+    text = new TextDecoder("utf-8", { fatal: true }).decode(hexToBytes(hex));
   } catch {
     return hex;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 
@@ -101,6 +107,7 @@ async function main() {
       processedInputCount: count,
       inputs,
       outputs: outputs.data.map((o) => ({ index: o.index, inputIndex: o.inputIndex, ...o.decodedData,
+                                          decoded: decode(o.decodedData?.payload ?? "0x"),
                                           proven: o.outputHashesSiblings !== null })),
       reports: reports.data.map((r) => ({ index: r.index, inputIndex: r.inputIndex, payload: decode(r.rawData) })),
     }));
@@ -121,7 +128,16 @@ async function main() {
   if (command === "execute") {
     const outputIndex = integer(need(opts, "output"), "output");
     const deadline = Date.now() + timeoutMs;
-    let output = await node.getOutput({ application: app, outputIndex });
+    let output;
+    try {
+      output = await node.getOutput({ application: app, outputIndex });
+    } catch (error) {
+      throw new Error(`output ${outputIndex} not found on ${nodeUrl}/rpc (${error.shortMessage ?? error.message}): ` +
+                      "`node l1/client.mjs wait --input N` lists the outputs");
+    }
+    if (output.decodedData?.type !== "Voucher") {
+      throw new Error(`output ${outputIndex} is a ${output.decodedData?.type ?? "unknown output"}: only vouchers execute`);
+    }
     while (output.outputHashesSiblings === null) {
       // The proof appears once the epoch holding the output is claimed.
       if (Date.now() > deadline) throw new Error(`output ${outputIndex} has no proof after ${timeoutMs / 1000} s: is its epoch claimed?`);
@@ -153,7 +169,27 @@ async function main() {
     return;
   }
 
-  throw new Error(`unknown command ${command ?? "(none)"}: use wait, inspect, execute or approve`);
+  if (command === "block") {
+    const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
+    console.log(show({ blockNumber: await l1.getBlockNumber() }));
+    return;
+  }
+
+  if (command === "mint") {
+    const token = getAddress(need(opts, "token"));
+    const to = getAddress(need(opts, "to"));
+    const amount = integer(need(opts, "amount"), "amount");
+    const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
+    const wallet = createWalletClient({ account, chain: foundry, transport: http(rpcUrl) });
+    const hash = await wallet.writeContract({ address: token, functionName: "mint", args: [to, amount],
+                                              abi: parseAbi(["function mint(address to, uint256 amount)"]) });
+    const receipt = await l1.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`mint reverted: ${hash}`);
+    console.log(show({ minted: amount, to, token, transactionHash: hash }));
+    return;
+  }
+
+  throw new Error(`unknown command ${command ?? "(none)"}: use wait, inspect, execute, approve, mint or block`);
 }
 
 main().catch((error) => {

@@ -168,6 +168,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=url, ROLLUPS_VERSION=cfg.rollups)
     if args.db:
         env["DAPP_DB"] = args.db
+    if args.deployment:  # dapp.py takes the portal and application from the same file
+        env["DAPP_DEPLOYMENT"] = args.deployment
     print(f"rollup host {cfg.rollups} on {url} (app {cfg.app}, portal {cfg.portal}); "
           f"starting {' '.join(command[1:])}", flush=True)
     child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
