@@ -657,12 +657,13 @@ class NodeApi:
         epoch = _index(params, "epoch_index")
         sender = _address(params, "sender")
         finished, pending, _, _ = self._app(params)
-        inputs = [self._input_json(r) for r in finished + pending]
-        if epoch is not None:
-            inputs = [i for i in inputs if int(i["epoch_index"], 16) == epoch]
-        if sender is not None:
-            inputs = [i for i in inputs if i["decoded_data"]["sender"] == sender]
-        return _paginate(inputs, limit, offset, descending)
+        chosen = [r for r in finished + pending
+                  if (epoch is None or self._epoch_of(self._input_block(r)) == epoch)
+                  and (sender is None or _same_address((r.metadata or {}).get("msg_sender"),
+                                                       sender))]
+        page = _paginate(chosen, limit, offset, descending)  # encode only the page
+        page["data"] = [self._input_json(r) for r in page["data"]]
+        return page
 
     def _get_input(self, params: dict[str, Any]) -> dict[str, Any]:
         index = _index(params, "input_index", required=True)
@@ -733,6 +734,10 @@ class NodeApi:
 
 
 _DONE = ("accepted", "rejected", "exception")
+
+
+def _same_address(value: Any, checksummed: str) -> bool:
+    return isinstance(value, str) and value.lower() == checksummed.lower()
 
 
 def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
