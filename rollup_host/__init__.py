@@ -5,6 +5,8 @@
 * ``client``: ``HostClient``, the developer-side client (advance, deposit, inspect, mine).
 * ``codec``: hex, addresses, ERC-20 portal payloads, transfer-voucher decoding.
 * ``child``: ``stop``, how a ``dapp.py`` started beside the host is stopped.
+* ``rpc``: ``NodeApi``, the Rollups node v2 JSON-RPC (``POST /rpc``) over the host's state.
+* ``deployment``: host options from a deployment JSON (``serve --deployment``).
 * ``python -m rollup_host``: ``serve``, ``up``, ``deposit``, ``send``, ``inspect``,
   ``outputs``, ``mine``, ``block``.
 """
