@@ -180,6 +180,7 @@ class HostState:
         self._output_count = 0  # accepted notices + vouchers (v2 global index)
         self._block = self.config.block
         self._closed = False
+        self._long_polls = 0  # /finish calls waiting for a request right now
 
     # ----------------------------------------------------------------- rollup side
 
@@ -206,7 +207,11 @@ class HostState:
                     return self._current
                 self._complete(ACCEPTED if status == "accept" else REJECTED)
             waited = not self._queue
-            self._cond.wait_for(lambda: self._queue or self._closed, timeout)
+            self._long_polls += 1
+            try:
+                self._cond.wait_for(lambda: self._queue or self._closed, timeout)
+            finally:
+                self._long_polls -= 1
             if self._closed or not self._queue:
                 return None
             if waited and peer_alive is not None and not peer_alive():
@@ -381,6 +386,7 @@ class HostState:
                     "kind": current.kind, "input_index": current.input_index},
                 "processed_input_count": len(self._finished),
                 "output_count": self._output_count,
+                "long_polls": self._long_polls,
                 "app_contract": self.config.app,
                 "portal": self.config.portal,
                 "chain_id": self.config.chain_id,

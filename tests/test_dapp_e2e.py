@@ -210,7 +210,7 @@ def test_http_client_gives_up_on_a_server_that_never_answers():
         waited = time.monotonic() - started
         peer, _ = listener.accept()
         peer.close()
-    assert 0.25 < waited < 5, waited
+    assert 0.25 < waited < 30, waited  # not before the timeout, and it did not hang
     assert conn._sock is None  # dropped: the next call starts on a fresh connection
 
 
