@@ -149,9 +149,16 @@ def test_inspect_paths():
     assert routes.parse(f"balance/{TOKEN}/{ALICE}".encode(), 9) == ("balance", {"token": TOKEN, "account": ALICE, "block": 9})
     assert routes.parse(f"balance/{TOKEN}/{ALICE}/12".encode(), 9)[1]["block"] == 12
     assert routes.parse(f"streams/{ALICE}?role=incoming&after=3".encode(), 0)[1] == {
-        "account": ALICE, "role": "incoming", "after": 3}
+        "account": ALICE, "role": "incoming", "after": 3, "block": 0}
+    # every route whose figures move with the block takes one, as a path segment or a query
+    assert routes.parse(b"stream/7", 9) == ("stream", {"id": 7, "block": 9})
+    assert routes.parse(b"stream/7/141", 9) == ("stream", {"id": 7, "block": 141})
+    assert routes.parse(b"stream/7?block=141", 9) == ("stream", {"id": 7, "block": 141})
+    assert routes.parse(f"streams/{ALICE}/141?limit=2".encode(), 9)[1] == {"account": ALICE, "limit": 2, "block": 141}
+    assert routes.parse(b'{"route":"stream","id":7,"block":141}', 9) == ("stream", {"id": 7, "block": 141})
     assert routes.parse(b"state-hash", 0) == ("state-hash", {})
-    for bad in (b"balance/a", b"../x", b"stream/1/2", b"streams/a?role=x&role=y", b"stream/%00", b"stream/01",
+    for bad in (b"balance/a", b"../x", b"stream/1/2/3", b"stream/1/2?block=3", b"token/a/5", b"state-hash/5",
+                b"streams/a?role=x&role=y", b"stream/%00", b"stream/01", b"stream/1/01",
                 b"token/' OR 1=1 --", b'{"route":"balance","token":"x"}', b'{"route":"nope"}'):
         with pytest.raises(InvalidInput):
             routes.parse(bad, 0)
