@@ -76,7 +76,7 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
         raise InvalidInput(extra[0], fields[extra[0]], f"no such field for {route}; fields are {', '.join(sorted(allowed)) or 'none'}")
     for key in positional:
         if key not in fields:
-            raise InvalidInput(key, None, f"a value: {route} requires {key}")
+            raise InvalidInput.missing(key, f"{route} requires {key}")
     for key in _INT_FIELDS & set(fields):
         fields[key] = _int(key, fields[key])
     if "block" in optional:

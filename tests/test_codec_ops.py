@@ -125,9 +125,9 @@ def test_ops_parse_exact_field_names():
         (op(op="withdraw", token=TOKEN, amount=str(2**256)), "amount"),
         (op(op="cancel_stream", stream_id="1"), "stream_id"),
         (op(op="cancel_stream", stream_id=True), "stream_id"),
-        (b'{"op":"cancel_stream","stream_id":1.0}', "number"),
-        (b'{"op":"cancel_stream","stream_id":1e3}', "number"),
-        (b'{"op":"cancel_stream","stream_id":NaN}', "number"),
+        (b'{"op":"cancel_stream","stream_id":1.0}', "stream_id"),
+        (b'{"op":"cancel_stream","stream_id":1e3}', "stream_id"),
+        (b'{"op":"cancel_stream","stream_id":NaN}', "stream_id"),
         (b'{"op":"cancel_stream","stream_id":1,"stream_id":2}', "stream_id"),
         (op(op="fly"), "op"),
         (op(op="batch", ops=[{"op": "batch", "ops": []}]), "op"),
@@ -162,3 +162,22 @@ def test_inspect_paths():
                 b"token/' OR 1=1 --", b'{"route":"balance","token":"x"}', b'{"route":"nope"}'):
         with pytest.raises(InvalidInput):
             routes.parse(bad, 0)
+
+
+def test_errors_name_the_real_field_and_say_missing():
+    """A number no field takes is reported under its field, not as "number"; an absent
+    field is said to be missing, never "got None"."""
+    with pytest.raises(InvalidInput) as err:
+        parse_command(b'{"op":"withdraw","token":"%s","amount":1.5}' % TOKEN.encode())
+    assert (err.value.field, str(err.value)) == (
+        "amount", "invalid amount: got 1.5, expected an integer (amounts as decimal strings); no fractions or exponents")
+    with pytest.raises(InvalidInput) as err:
+        parse_command(op(op="open_stream", token=TOKEN, receiver=ALICE, amount="5"))
+    assert (err.value.field, str(err.value)) == ("duration", "missing field 'duration': open_stream requires duration")
+    with pytest.raises(InvalidInput) as err:
+        routes.parse(b'{"route":"balance","token":"%s"}' % TOKEN.encode(), 0)
+    assert str(err.value) == "missing field 'account': balance requires account"
+    for payload in (op(op="update_stream", stream_id=1), b'{"op":"cancel_stream"}', b'{"op":"transfer"}'):
+        with pytest.raises(InvalidInput) as err:
+            parse_command(payload)
+        assert "None" not in str(err.value) and str(err.value).startswith("missing field"), payload
