@@ -172,9 +172,26 @@ def cmd_up(args: argparse.Namespace) -> int:
     return child.returncode or 0
 
 
+def parse_amount(text: str, decimals: int | None, flag: str = "--amount") -> int:
+    """Base units from ``text``: a whole number, or with ``decimals`` a human amount such
+    as ``1.5`` (exact: no float, no more fraction digits than the token has)."""
+    whole, dot, fraction = text.partition(".")
+    digits = whole + fraction
+    if not (digits.isascii() and digits.isdigit()) or not whole or (dot and not fraction):
+        raise ValueError(f"{flag}: {text!r} is not an amount (digits, with --decimals one '.' allowed)")
+    if decimals is None:
+        if dot:
+            raise ValueError(f"{flag}: {text!r} has a fraction; give base units, or the token's --decimals")
+        return int(whole)
+    if decimals < 0 or len(fraction) > decimals:
+        raise ValueError(f"{flag}: {text!r} has more fraction digits than --decimals {decimals}")
+    return int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+
+
 def cmd_deposit(args: argparse.Namespace, client: HostClient) -> int:
     data = args.data.encode("utf-8") if args.data is not None else b""
-    result = client.deposit(args.token, args.sender, int(args.amount), data, block=args.block)
+    amount = parse_amount(args.amount, args.decimals)
+    result = client.deposit(args.token, args.sender, amount, data, block=args.block)
     return _print_result(args, result, inspect=False)
 
 
@@ -213,68 +230,95 @@ def cmd_block(args: argparse.Namespace, client: HostClient) -> int:
 # ---------------------------------------------------------------------- parser
 
 
+SEND_EPILOG = """ops (JSON, amounts as decimal strings of base units, the caller is --from):
+  {"op":"transfer","token":T,"receiver":R,"amount":"1000"}
+  {"op":"open_stream","token":T,"receiver":R,"amount":"1000","duration":100,"start_block":N?}
+  {"op":"cancel_stream","stream_id":1}
+  {"op":"update_stream","stream_id":1,"amount":"2000"?,"end_block":N?}
+  {"op":"withdraw","token":T,"amount":"500"}
+  {"op":"batch","ops":[op, ...]}
+
+example (Alice sends Bob 1000 base units of token T):
+  T=0x1111111111111111111111111111111111111111
+  ALICE=0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa BOB=0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB
+  python -m rollup_host send --from $ALICE '{"op":"transfer","token":"'$T'","receiver":"'$BOB'","amount":"1000"}'
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; exposed so tests and docs can inspect it."""
+    url_help = f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})"
     client_opts = argparse.ArgumentParser(add_help=False)
-    client_opts.add_argument("--url", default=argparse.SUPPRESS,
-                             help=f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})")
+    client_opts.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
     client_opts.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                              help="print the raw JSON answer")
 
     host_opts = argparse.ArgumentParser(add_help=False)
-    host_opts.add_argument("--host", default="127.0.0.1", help="bind address")
-    host_opts.add_argument("--port", type=int, default=5004)
+    host_opts.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    host_opts.add_argument("--port", type=int, default=5004, help="port (default 5004; 0 picks a free one)")
     host_opts.add_argument("--rollups", choices=("v1", "v2"), default=None,
                            help="API version of metadata, vouchers, portal (default v2)")
     host_opts.add_argument("--portal", help="ERC20Portal address (default $PORTAL_ADDRESS "
                                             "or the version's devnet portal)")
     host_opts.add_argument("--app", help="application address (default $APP_ADDRESS or "
                                          f"{DEFAULT_APP_ADDRESS})")
-    host_opts.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
-    host_opts.add_argument("--block", type=int, default=1, help="starting block number")
+    host_opts.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID,
+                           help=f"chain id in v2 metadata (default {DEFAULT_CHAIN_ID}, anvil's)")
+    host_opts.add_argument("--block", type=int, default=1,
+                           help="block number of a fresh chain (default 1); a kept chain goes on "
+                                "from its own")
     host_opts.add_argument("--finish-timeout", type=float, default=10.0,
-                           help="seconds /finish long-polls before answering 202")
+                           help="seconds /finish long-polls before answering 202 (default 10)")
     host_opts.add_argument("--wait-timeout", type=float, default=60.0,
-                           help="seconds /dev/* calls wait for the DApp by default")
+                           help="seconds /dev/* calls wait for the DApp by default (default 60)")
     host_opts.add_argument("-v", "--verbose", action="store_true", help="log every request")
 
     parser = argparse.ArgumentParser(prog="python -m rollup_host", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=None,
-                        help=f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})")
+    parser.add_argument("--url", default=None, help=url_help)
     parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    sub.add_parser("serve", parents=[host_opts], help="run the local rollup host")
-    up = sub.add_parser("up", parents=[host_opts], help="run the host and dapp.py together")
-    up.add_argument("--db", help="database path passed to dapp.py as --db")
-    up.add_argument("--dapp", default=str(REPO_ROOT / "dapp.py"), help="DApp script")
+    def command(name: str, summary: str, parents: list, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=parents, help=summary, description=summary, **kwargs)
+
+    command("serve", "run the local rollup host alone (a DApp connects to it on its own)", [host_opts])
+    up = command("up", "run the host and dapp.py together, as `make run` does; Ctrl-C stops both",
+                 [host_opts])
+    up.add_argument("--db", help="database passed to dapp.py as --db (default $DAPP_DB or "
+                                 "db/dapp.sqlite); the host keeps its chain beside it")
+    up.add_argument("--dapp", default=str(REPO_ROOT / "dapp.py"), help="DApp script (default dapp.py)")
     up.add_argument("dapp_args", nargs=argparse.REMAINDER,
                     help="extra arguments for dapp.py (after --)")
 
-    p = sub.add_parser("deposit", parents=[client_opts], help="ERC-20 deposit via the portal")
-    p.add_argument("--token", required=True)
-    p.add_argument("--from", dest="sender", required=True)
-    p.add_argument("--amount", required=True, help="base units, decimal")
-    p.add_argument("--data", help="JSON (or text) sent UTF-8 encoded as execLayerData")
-    p.add_argument("--block", type=int)
+    p = command("deposit", "deposit ERC-20 tokens through the (simulated) ERC20Portal", [client_opts])
+    p.add_argument("--token", required=True, help="ERC-20 token address on L1")
+    p.add_argument("--from", dest="sender", required=True, help="depositor address (credited)")
+    p.add_argument("--amount", required=True,
+                   help="base units (e.g. 1500000000000000000), or with --decimals a human amount (1.5)")
+    p.add_argument("--decimals", type=int, help="the token's decimals, to read --amount as a human amount")
+    p.add_argument("--data", help="JSON op (or text) sent UTF-8 encoded as execLayerData and run "
+                                  "as the depositor in the same input")
+    p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
-    p = sub.add_parser("send", parents=[client_opts], help="send an advance input")
-    p.add_argument("--from", dest="sender", required=True)
-    p.add_argument("payload", nargs="?", help="JSON op, sent as UTF-8 bytes")
+    p = command("send", "send an advance input (a JSON op) from an address", [client_opts],
+                epilog=SEND_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--from", dest="sender", required=True, help="sender address (msg_sender)")
+    p.add_argument("payload", nargs="?", help="JSON op, sent as UTF-8 bytes (ops below)")
     p.add_argument("--hex", help="raw 0x-hex payload instead of JSON")
-    p.add_argument("--block", type=int)
+    p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
-    p = sub.add_parser("inspect", parents=[client_opts], help="inspect the DApp state")
-    p.add_argument("payload", help="route such as 'balance/<token>/<account>', or JSON")
+    p = command("inspect", "inspect the DApp state (read-only)", [client_opts])
+    p.add_argument("payload", help="route such as 'balance/<token>/<account>[/<block>]', "
+                                   "'stream/<id>[/<block>]', or JSON")
 
-    p = sub.add_parser("outputs", parents=[client_opts], help="list finished inputs")
-    p.add_argument("--from", dest="from_", type=int, default=0, help="first input index")
+    p = command("outputs", "list finished inputs with their notices, vouchers and reports", [client_opts])
+    p.add_argument("--from", dest="from_", type=int, default=0, help="first input index (default 0)")
 
-    p = sub.add_parser("mine", parents=[client_opts], help="advance the block number")
-    p.add_argument("blocks", type=int, nargs="?", default=1)
+    p = command("mine", "advance the block number (inputs are the DApp's only clock)", [client_opts])
+    p.add_argument("blocks", type=int, nargs="?", default=1, help="how many blocks (default 1)")
 
-    sub.add_parser("block", parents=[client_opts], help="print the current block number")
+    command("block", "print the current block number", [client_opts])
     return parser
 
 

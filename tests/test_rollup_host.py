@@ -7,6 +7,7 @@ post outputs, finish with a status.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from rollup_host import HostClient, HostRequestError, start_in_thread
-from rollup_host.__main__ import main as cli_main
+from rollup_host.__main__ import build_parser, main as cli_main, parse_amount
 from rollup_host.codec import (
     InvalidField,
     decode_payload,
@@ -667,6 +668,63 @@ def test_cli_reports_unreachable_host(capsys):
         port = probe.getsockname()[1]
     assert cli_main(["--url", f"http://127.0.0.1:{port}", "block"]) == 2
     assert "no rollup host" in capsys.readouterr().err
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_every_command_and_option_has_a_help_line():
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {c.dest for c in sub._choices_actions} == set(_subcommands(parser))
+    assert all(c.help for c in sub._choices_actions)
+    for name, command in [("", parser)] + sorted(_subcommands(parser).items()):
+        assert command.description, name
+        for action in command._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    epilog = _subcommands(parser)["send"].epilog
+    for op_name in ("transfer", "open_stream", "cancel_stream", "update_stream", "withdraw", "batch"):
+        assert f'"op":"{op_name}"' in epilog
+    assert "python -m rollup_host send --from" in epilog
+
+
+def test_dapp_help_names_each_flag_default_and_environment_variable():
+    out = subprocess.run([sys.executable, "dapp.py", "--help"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    out = " ".join(out.split())  # argparse wraps lines at the terminal's width
+    for variable in ("DAPP_DB", "ROLLUP_HTTP_SERVER_URL", "ROLLUPS_VERSION", "DAPP_DEPLOYMENT", "PORTAL_ADDRESS",
+                     "APP_ADDRESS"):
+        assert f"env {variable}" in out, variable
+    assert "default db/dapp.sqlite" in out and "default http://127.0.0.1:5004" in out
+
+
+def test_amounts_in_base_units_or_with_decimals():
+    assert parse_amount("1000", None) == 1000
+    assert parse_amount("1.5", 18) == 1_500_000_000_000_000_000
+    assert parse_amount("100", 18) == 100 * 10**18
+    assert parse_amount("0.000000000000000001", 18) == 1
+    assert parse_amount("7", 0) == 7
+    for text, decimals in (("1.5", None), ("1.5", 0), ("0.0000001", 6), ("1e18", None), ("-1", None), ("", None),
+                           ("1.", 18), (".5", 18), ("1,5", 18), ("1.2.3", 18), (" 1", None), ("\uff11", None)):
+        with pytest.raises(ValueError) as err:
+            parse_amount(text, decimals)
+        assert str(err.value).startswith("--amount: "), (text, str(err.value))
+
+
+def test_cli_bad_amount_is_one_line_naming_the_flag(make_host, capsys):
+    server, url, client = make_host()
+    assert cli_main(["--url", url, "deposit", "--token", TOKEN, "--from", BOB, "--amount", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --amount: '1.5' has a fraction"), err
+    assert client.status()["queued"] == 0 and client.outputs() == []  # nothing was sent
+    make_host.dapp(url, echo)
+    assert cli_main(["--url", url, "deposit", "--token", TOKEN, "--from", BOB, "--amount", "1.5",
+                     "--decimals", "18"]) == 0
+    [deposit] = client.outputs()
+    assert int.from_bytes(from_hex(deposit["payload"])[40:72], "big") == 1_500_000_000_000_000_000
 
 
 DUMMY_DAPP = textwrap.dedent("""
