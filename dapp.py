@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any, Optional
@@ -193,6 +194,9 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C stops the DApp even when it was started with SIGINT ignored (a child of a
+    # background job inherits that), as `make run &` would otherwise leave it deaf to it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:

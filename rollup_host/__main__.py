@@ -10,9 +10,11 @@ Results are printed decoded: JSON payloads as JSON, ERC-20 transfer vouchers as
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +23,9 @@ from typing import Any, Sequence
 
 import requests
 
+from rollup.router import committed_input_key, input_key
+
+from .chain_file import ChainMismatch
 from .child import stop as stop_child
 from .client import DEFAULT_URL, HostClient, HostRequestError
 from .codec import (
@@ -31,9 +36,10 @@ from .codec import (
     decode_transfer,
     from_hex,
 )
-from .server import make_server, start_in_thread
+from .server import HostState, make_server, start_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = REPO_ROOT / "db" / "dapp.sqlite"  # dapp.py's own default
 
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
@@ -106,6 +112,7 @@ def _host_options(args: argparse.Namespace) -> dict[str, Any]:
         "finish_timeout": args.finish_timeout,
         "wait_timeout": args.wait_timeout,
         "verbose": args.verbose,
+        "chain_file": args.chain_file,
     }
 
 
@@ -121,7 +128,17 @@ def _wait_for_signal(stop: threading.Event, child: subprocess.Popen[bytes] | Non
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    server = make_server(args.host, args.port, **_host_options(args))
+    try:
+        server = make_server(args.host, args.port, **_host_options(args))
+    except ChainMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: port {args.port} is in use (another `make run`?); stop it or pick --port",
+              file=sys.stderr)
+        return EXIT_ERROR
     cfg = server.host.config
     print(f"rollup host {cfg.rollups} on {server.url} (app {cfg.app}, portal {cfg.portal}, "
           f"block {cfg.block})", flush=True)
@@ -143,8 +160,30 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not dapp.is_file():
         print(f"error: DApp script {dapp} not found (use --dapp PATH)", file=sys.stderr)
         return EXIT_ERROR
-    server, url = start_in_thread(port=args.port, host=args.host, **_host_options(args))
+    db = Path(args.db or os.environ.get("DAPP_DB") or DEFAULT_DB)
+    args.chain_file = args.chain_file or f"{db}.chain.jsonl"
+    try:
+        server, url = start_in_thread(port=args.port, host=args.host, **_host_options(args))
+    except ChainMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: port {args.port} is in use (another `make run`?); stop it or pick --port",
+              file=sys.stderr)
+        return EXIT_ERROR
+    problem = chain_and_database_disagree(server.host, db)
+    if problem:
+        server.stop()
+        print(f"error: {problem}; start over with `make reset` (deletes {db} and {args.chain_file})",
+              file=sys.stderr)
+        return EXIT_ERROR
     cfg = server.host.config
+    status = server.host.status()
+    if status["processed_input_count"] or status["queued"]:
+        print(f"resuming the chain kept in {args.chain_file}: {status['processed_input_count']} inputs "
+              f"processed, {status['queued']} queued, block {status['block_number']}", flush=True)
     command = [sys.executable, str(dapp)]
     if args.db:
         command += ["--db", args.db]
@@ -186,6 +225,33 @@ def parse_amount(text: str, decimals: int | None, flag: str = "--amount") -> int
     if decimals < 0 or len(fraction) > decimals:
         raise ValueError(f"{flag}: {text!r} has more fraction digits than --decimals {decimals}")
     return int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+
+
+def chain_and_database_disagree(host: HostState, db: Path) -> str | None:
+    """Why the kept chain and the DApp's database cannot go on together, or None.
+
+    The database must have committed, last, the chain's last accepted input, or the input
+    that was in flight when the host stopped (delivered again, the DApp re-emits its
+    outputs); with neither, nothing at all."""
+    committed = None
+    if db.exists():
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            committed = committed_input_key(conn)
+        except sqlite3.OperationalError:  # a file without the DApp's tables yet
+            committed = None
+        finally:
+            conn.close()
+    last, pending = host.resume_points()
+    allowed = {None if last is None else input_key(last.metadata, last.payload)}
+    if pending is not None:
+        allowed.add(input_key(pending.metadata, pending.payload))
+    if committed in allowed:
+        return None
+    count, block = host.status()["processed_input_count"], host.block_number
+    if committed is None:
+        return f"the kept chain has {count} inputs up to block {block} but the database {db} has none of them"
+    return f"the database {db} holds inputs the kept chain ({count} inputs, block {block}) does not"
 
 
 def cmd_deposit(args: argparse.Namespace, client: HostClient) -> int:
@@ -271,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="seconds /finish long-polls before answering 202 (default 10)")
     host_opts.add_argument("--wait-timeout", type=float, default=60.0,
                            help="seconds /dev/* calls wait for the DApp by default (default 60)")
+    host_opts.add_argument("--chain-file", help="file that keeps the chain (inputs, outputs, block) "
+                                                "across restarts (serve: none, memory only; up: "
+                                                "<db>.chain.jsonl beside the database)")
     host_opts.add_argument("-v", "--verbose", action="store_true", help="log every request")
 
     parser = argparse.ArgumentParser(prog="python -m rollup_host", description=__doc__,

@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
+from .chain_file import ChainFile
 from .codec import (
     DEFAULT_APP_ADDRESS,
     DEFAULT_CHAIN_ID,
@@ -95,6 +96,7 @@ class HostConfig:
     finish_timeout: float = 10.0
     wait_timeout: float = 60.0
     verbose: bool = False
+    chain_file: str | None = None  # where the chain is kept across restarts (None: memory only)
 
     def __post_init__(self) -> None:
         if self.rollups not in ("v1", "v2"):
@@ -181,6 +183,10 @@ class HostState:
         self._block = self.config.block
         self._closed = False
         self._long_polls = 0  # /finish calls waiting for a request right now
+        self._chain: ChainFile | None = None
+        if self.config.chain_file:
+            self._chain = ChainFile(self.config.chain_file)
+            self._restore(self._chain.load(self.chain_header()))
 
     # ----------------------------------------------------------------- rollup side
 
@@ -285,6 +291,9 @@ class HostState:
             if self.config.rollups == "v2":
                 self._output_count += len(request.notices) + len(request.vouchers)
             self._finished.append(request)
+            self._record({"done": request.input_index, "status": status, "notices": request.notices,
+                          "vouchers": request.vouchers, "reports": request.reports,
+                          "exception": request.exception})
         self._current = None
         self._cond.notify_all()
 
@@ -320,6 +329,7 @@ class HostState:
                 metadata = self._metadata(sender, number, index)
             request = HostRequest(ADVANCE, payload, metadata=metadata, input_index=index,
                                   block_number=metadata.get("block_number"))
+            self._record({"input": index, "metadata": metadata, "payload": to_hex(payload)})
             self._next_input_index += 1
             self._queue.append(request)
             self._cond.notify_all()
@@ -362,6 +372,8 @@ class HostState:
             raise InvalidField("blocks", blocks, "non-negative integer")
         with self._cond:
             self._block += blocks
+            if blocks:
+                self._record({"block": self._block})
             return self._block
 
     @property
@@ -401,6 +413,53 @@ class HostState:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            if self._chain is not None:
+                self._chain.close()
+                self._chain = None
+
+    # ------------------------------------------------------------- the kept chain
+
+    def chain_header(self) -> dict[str, Any]:
+        """What shapes the inputs: a kept chain is only valid under the same values."""
+        cfg = self.config
+        return {"rollups": cfg.rollups, "portal": cfg.portal, "app": cfg.app, "chain_id": cfg.chain_id}
+
+    def resume_points(self) -> tuple[HostRequest | None, HostRequest | None]:
+        """(the last accepted input, the first one not finished): the DApp's database
+        must have committed one of the two last, or none if both are None."""
+        with self._cond:
+            accepted = [r for r in self._finished if r.status == ACCEPTED]
+            pending = [r for r in self._queue if r.kind == ADVANCE]
+            return (accepted[-1] if accepted else None), (pending[0] if pending else None)
+
+    def _record(self, event: dict[str, Any]) -> None:
+        if self._chain is not None:
+            self._chain.append(event)
+
+    def _restore(self, events: list[dict[str, Any]]) -> None:
+        """Rebuild the inputs, their outcomes and the block from the kept chain; inputs
+        not finished (queued or in flight when the host stopped) are queued again."""
+        inputs: dict[int, HostRequest] = {}
+        for event in events:
+            if "input" in event:
+                meta = event["metadata"]
+                request = HostRequest(ADVANCE, from_hex(event["payload"]), metadata=meta,
+                                      input_index=event["input"], block_number=meta.get("block_number"))
+                inputs[request.input_index] = request
+                if isinstance(request.block_number, int):
+                    self._block = max(self._block, request.block_number)
+            elif "done" in event:
+                request = inputs[event["done"]]
+                request.status = event["status"]
+                request.notices, request.vouchers = event["notices"], event["vouchers"]
+                request.reports, request.exception = event["reports"], event["exception"]
+                self._finished.append(request)
+                if self.config.rollups == "v2":
+                    self._output_count += len(request.notices) + len(request.vouchers)
+            else:
+                self._block = max(self._block, event["block"])
+        self._next_input_index = len(inputs)
+        self._queue.extend(r for r in inputs.values() if r.status == QUEUED)
 
     def _check_open(self) -> None:
         if self._closed:
