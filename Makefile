@@ -43,6 +43,11 @@ notebook-test: $(VENV)/.installed-notebook
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
+# Start `make run` over from nothing: the DApp's database and the chain the host keeps beside it.
+.PHONY: reset
+reset:
+	rm -f db/dapp.sqlite db/dapp.sqlite-wal db/dapp.sqlite-shm db/dapp.sqlite.chain.jsonl
+
 # Scale benchmarks against the per-query-sum baseline: bench/RESULTS.md, bench/results/.
 # bench-quick: small sizes, under a minute (CI); bench: 25k / 100k / 1M streams (~25-30 min on 2 cores).
 .PHONY: bench bench-quick

@@ -11,12 +11,8 @@ flight, its outputs dropped, and the router either re-emits the stored outputs o
 input it already committed or runs the input afresh. No input is lost, skipped, or
 applied or emitted twice. A 4xx refusal of an output is a verdict: the input is rejected.
 
-Configuration (flags win over the environment):
-  ROLLUP_HTTP_SERVER_URL   rollup server (default http://127.0.0.1:5004)
-  --db / DAPP_DB           SQLite database (default db/dapp.sqlite)
-  --rollups / ROLLUPS_VERSION   v2 (default) or v1
-  --deployment / DAPP_DEPLOYMENT  JSON with erc20_portal and application addresses
-  PORTAL_ADDRESS, APP_ADDRESS     override the portal / application address
+Configuration: ``python dapp.py --help`` (each flag has an environment variable; flags
+win over the environment, and both over a deployment file).
 """
 from __future__ import annotations
 
@@ -24,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any, Optional
@@ -40,22 +37,45 @@ DEFAULT_DB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "db", "dap
 RESTART_HEADER = {"X-Rollup-Restart": "1"}  # local-host extension; real nodes ignore it
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; each flag falls back to its environment variable, then a default."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="dapp.py",
+        description="Streamable Token Cartesi DApp: loops on POST /finish of the rollup HTTP server "
+                    "and answers each advance and inspect request. Flags win over the environment.",
+        epilog="Local run: `make run` starts the local rollup host and this DApp together.")
+    parser.add_argument("--db", default=env("DAPP_DB", DEFAULT_DB),
+                        help="SQLite database file, created if missing "
+                             "(env DAPP_DB; default db/dapp.sqlite beside dapp.py)")
+    parser.add_argument("--url", default=env("ROLLUP_HTTP_SERVER_URL", DEFAULT_URL),
+                        help=f"rollup HTTP server (env ROLLUP_HTTP_SERVER_URL; default {DEFAULT_URL})")
+    parser.add_argument("--rollups", choices=("v2", "v1"), default=env("ROLLUPS_VERSION", "v2"),
+                        help="Cartesi Rollups API version of metadata, deposits and vouchers "
+                             "(env ROLLUPS_VERSION; default v2)")
+    parser.add_argument("--deployment", default=env("DAPP_DEPLOYMENT"),
+                        help="JSON file with the erc20_portal and application addresses, as `make l1-up` "
+                             "writes it (env DAPP_DEPLOYMENT; default none)")
+    parser.add_argument("--portal", default=env("PORTAL_ADDRESS"),
+                        help="ERC20Portal address: only inputs from it credit deposits (env PORTAL_ADDRESS; "
+                             "default the deployment's, else the version's devnet portal)")
+    parser.add_argument("--app", default=env("APP_ADDRESS"),
+                        help="application address: inputs whose metadata names another are refused "
+                             "(env APP_ADDRESS; default the deployment's, else not checked)")
+    return parser
+
+
 def load_config(argv: Optional[list[str]] = None) -> tuple[str, str, Config]:
-    parser = argparse.ArgumentParser(description="Streamable Token Cartesi DApp")
-    parser.add_argument("--db", default=os.environ.get("DAPP_DB", DEFAULT_DB))
-    parser.add_argument("--rollups", choices=("v2", "v1"), default=os.environ.get("ROLLUPS_VERSION", "v2"))
-    parser.add_argument("--deployment", default=os.environ.get("DAPP_DEPLOYMENT"))
-    parser.add_argument("--url", default=os.environ.get("ROLLUP_HTTP_SERVER_URL", DEFAULT_URL))
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.rollups not in ("v1", "v2"):
         parser.error(f"ROLLUPS_VERSION must be v1 or v2, got {args.rollups!r}")
-    portal = app = None
+    portal, app = args.portal, args.app
     if args.deployment:
         with open(args.deployment) as fh:
             deployment = json.load(fh)
-        portal, app = deployment.get("erc20_portal"), deployment.get("application")
-    portal = os.environ.get("PORTAL_ADDRESS", portal)
-    app = os.environ.get("APP_ADDRESS", app)
+        portal = portal or deployment.get("erc20_portal")
+        app = app or deployment.get("application")
     return args.url.rstrip("/"), args.db, Config(version=args.rollups, portal=portal, app=app)
 
 
@@ -174,6 +194,9 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C stops the DApp even when it was started with SIGINT ignored (a child of a
+    # background job inherits that), as `make run &` would otherwise leave it deaf to it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:

@@ -46,7 +46,8 @@ GARBAGE_BEFORE = "garbage_before"
 class Plan:
     """Which request gets which fault; n counts the requests to a path from 1.
 
-    ``script`` maps (path, n) -> fault for exact placements; ``every`` maps a path to k:
+    ``script`` maps (path, n) -> fault for exact placements; ``anywhere`` maps m -> fault
+    for the m-th request the proxy sees, whatever its path; ``every`` maps a path to k:
     every k-th request to it gets the next kind in turn (so each kind hits each path);
     otherwise, seeded random: a request to one of ``paths`` gets a fault with
     probability ``rate``."""
@@ -54,16 +55,22 @@ class Plan:
     def __init__(self, rate: float = 0.0, seed: int = 0, faults: tuple[str, ...] = FAULTS,
                  paths: tuple[str, ...] = ("/finish", "/notice", "/voucher", "/report"),
                  script: Optional[dict[tuple[str, int], str]] = None,
-                 every: Optional[dict[str, int]] = None) -> None:
+                 every: Optional[dict[str, int]] = None,
+                 anywhere: Optional[dict[int, str]] = None) -> None:
         self.rate, self.faults, self.paths = rate, faults, paths
         self.rng = random.Random(seed)
         self.script = dict(script or {})
         self.every = every or {}
+        self.anywhere = dict(anywhere or {})
+        self.seen = 0  # requests of any path so far (the proxy asks once per request)
 
     def kinds(self, path: str) -> tuple[str, ...]:
         return self.faults + ((GARBAGE_BEFORE,) if path == "/finish" else ())
 
     def choose(self, path: str, n: int) -> Optional[str]:
+        self.seen += 1
+        if self.seen in self.anywhere:
+            return self.anywhere[self.seen]
         if (path, n) in self.script:
             return self.script[(path, n)]
         k = self.every.get(path)
@@ -80,7 +87,10 @@ class FaultProxy(ThreadingHTTPServer):
 
     ``hold`` is how long a timeout fault keeps the client waiting (longer than its
     timeout). A fault named ``kill`` calls ``on_kill`` (e.g. SIGKILL of dapp.py) and drops
-    the request unhandled. ``injected`` lists (path, n, fault) in order.
+    the request unhandled; ``kill_after`` forwards the request, hands the answer over and
+    then calls ``on_kill``, so the kill lands while the DApp is busy with whatever comes
+    next (a transaction, the next output), wherever the scheduler has got it to.
+    ``injected`` lists (path, n, fault) in order.
     """
 
     daemon_threads = True
@@ -160,6 +170,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         _, fault = self.server.decide(path)
         if fault == "kill":
+            if self.server.on_kill:
+                self.server.on_kill()
+            return self._drop()
+        if fault == "kill_after":
+            self._answer(*self._forward(body))
             if self.server.on_kill:
                 self.server.on_kill()
             return self._drop()

@@ -1,13 +1,16 @@
 """Inspect routes: read-only questions, as a path or as the same thing in JSON.
 
     balance/<token>/<account>[/<block>]
-    stream/<id>
-    streams/<account>[?role=&active_at=&after=&limit=]
+    stream/<id>[/<block>]
+    streams/<account>[/<block>][?role=&active_at=&after=&limit=&block=]
     token/<token>
     state-hash
     {"route": "balance", "token": T, "account": A, "block": N}   (JSON form of any route)
 
-A block left out means the block of the last accepted advance input.
+Every figure that moves with the block (a balance, a stream's status and streamed
+amount) is given at a block: the one asked for, as the last path segment or ``?block=``,
+or else the block of the last accepted advance input. Inspects carry no metadata on a
+real node, so the DApp has no other clock to read.
 """
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ _INT = re.compile(r"0|[1-9][0-9]{0,18}")
 # route -> (positional fields, optional query fields)
 ROUTES = {
     "balance": (["token", "account"], ["block"]),
-    "stream": (["id"], []),
-    "streams": (["account"], ["role", "active_at", "after", "limit"]),
+    "stream": (["id"], ["block"]),
+    "streams": (["account"], ["role", "active_at", "after", "limit", "block"]),
     "token": (["token"], []),
     "state-hash": ([], []),
 }
@@ -54,13 +57,12 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
             raise InvalidInput("route", route, f"one of {', '.join(ROUTES)}")
         positional, optional = ROUTES[route]
         args = parts[1:]
-        if route == "balance" and len(args) == 3:
-            args, block = args[:2], args[2]
-            fields = {"block": block}
-        else:
-            fields = {}
+        fields = {}
+        if "block" in optional and len(args) == len(positional) + 1:
+            fields["block"] = args.pop()
         if len(args) != len(positional):
-            raise InvalidInput("path", text, f"{route}/" + "/".join(f"<{p}>" for p in positional))
+            shape = "/".join(f"<{p}>" for p in positional) + ("[/<block>]" if "block" in optional else "")
+            raise InvalidInput("path", text, f"{route}/{shape}")
         fields.update(zip(positional, args))
         for pair in query.split("&") if query else []:
             key, eq, value = pair.partition("=")
@@ -74,10 +76,10 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
         raise InvalidInput(extra[0], fields[extra[0]], f"no such field for {route}; fields are {', '.join(sorted(allowed)) or 'none'}")
     for key in positional:
         if key not in fields:
-            raise InvalidInput(key, None, f"a value: {route} requires {key}")
+            raise InvalidInput.missing(key, f"{route} requires {key}")
     for key in _INT_FIELDS & set(fields):
         fields[key] = _int(key, fields[key])
-    if route == "balance":
+    if "block" in optional:
         fields.setdefault("block", default_block)
     return route, fields
 
@@ -122,14 +124,15 @@ def answer(engine: StreamableToken, payload: bytes, last_block: int) -> dict:
             "block": f["block"],
         }
     if route == "stream":
-        return stream_json(engine.get_stream(f["id"]), last_block)
+        return stream_json(engine.get_stream(f["id"]), f["block"])
     if route == "streams":
         limit = f.get("limit", 100)
         page = engine.streams_of(f["account"], role=f.get("role", "all"), active_at=f.get("active_at"),
                                  limit=limit, after_id=f.get("after", 0))
         return {
             "account": checksum(parse_address(f["account"], "account")),
-            "streams": [stream_json(s, last_block) for s in page],
+            "streams": [stream_json(s, f["block"]) for s in page],
+            "block": f["block"],
             "next_after": page[-1].id if len(page) == limit else None,
         }
     if route == "token":

@@ -56,20 +56,41 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
-def _refuse_float(text: str) -> Any:
-    raise InvalidInput("number", text, "an integer (amounts as decimal strings); no fractions or exponents")
+class BadNumber:
+    """A JSON number no field takes (a fraction, an exponent, NaN, -0, too many digits).
+
+    The decoder's hooks cannot know which key a number sits under, so they return this
+    instead of raising; the field's own check then refuses it under the field's name."""
+
+    __slots__ = ("text", "expected")
+
+    def __init__(self, text: str, expected: str) -> None:
+        self.text, self.expected = text, expected
+
+    def __repr__(self) -> str:
+        return self.text
 
 
-def _strict_int(text: str) -> int:
+def refuse_bad_number(field: str, value: Any) -> None:
+    """Raise InvalidInput naming ``field`` if ``value`` is a number no field takes."""
+    if isinstance(value, BadNumber):
+        raise InvalidInput(field, value, value.expected)
+
+
+def _refuse_float(text: str) -> BadNumber:
+    return BadNumber(text, "an integer (amounts as decimal strings); no fractions or exponents")
+
+
+def _strict_int(text: str) -> int | BadNumber:
     if text == "-0":
-        raise InvalidInput("number", text, "an integer without a sign on zero")
+        return BadNumber(text, "an integer without a sign on zero")
     if len(text) > MAX_INT_DIGITS:
-        raise InvalidInput("number", f"{text[:20]}... ({len(text)} characters)", f"an integer of at most {MAX_INT_DIGITS} digits")
+        return BadNumber(f"{text[:20]}... ({len(text)} characters)", f"an integer of at most {MAX_INT_DIGITS} digits")
     return int(text)
 
 
-def _refuse_constant(text: str) -> Any:
-    raise InvalidInput("number", text, "a finite integer")
+def _refuse_constant(text: str) -> BadNumber:
+    return BadNumber(text, "a finite integer")
 
 
 def load_json(payload: bytes) -> Any:
@@ -113,7 +134,8 @@ def _int(field: str, value: Any) -> int:
 def parse_op(obj: Any, nested: bool = False) -> Op:
     """One validated op from a decoded JSON object."""
     if not isinstance(obj, dict):
-        raise InvalidInput("payload", type(obj).__name__, "a JSON object with an \"op\" field")
+        given = obj if isinstance(obj, BadNumber) else type(obj).__name__
+        raise InvalidInput("payload", given, "a JSON object with an \"op\" field")
     name = obj.get("op")
     if not isinstance(name, str) or name not in SCHEMAS or (nested and name == "batch"):
         allowed = ", ".join(n for n in SCHEMAS if not (nested and n == "batch"))
@@ -126,9 +148,10 @@ def parse_op(obj: Any, nested: bool = False) -> Op:
     for field, (kind, required) in schema.items():
         if field not in obj:
             if required:
-                raise InvalidInput(field, None, f"a value: {name} requires {field}")
+                raise InvalidInput.missing(field, f"{name} requires {field}")
             continue
         value = obj[field]
+        refuse_bad_number(field, value)
         if kind == "address":
             fields[field] = parse_address(value, field)
         elif kind == "amount":
@@ -140,7 +163,7 @@ def parse_op(obj: Any, nested: bool = False) -> Op:
                 raise InvalidInput(field, type(value).__name__, f"a list of 1..{MAX_BATCH} ops")
             fields[field] = [parse_op(item, nested=True) for item in value]
     if name == "update_stream" and "amount" not in fields and "end_block" not in fields:
-        raise InvalidInput("amount", None, "a new amount and/or end_block")
+        raise InvalidInput.missing("amount", "update_stream requires a new amount and/or end_block")
     return Op(name, fields)
 
 

@@ -98,6 +98,17 @@ LAST_INPUT = "last_input"
 LAST_BLOCK = "last_block"
 
 
+def input_key(metadata: dict, payload: bytes) -> bytes:
+    """What tells a re-delivered input from a new one: its metadata and payload, hashed."""
+    return hashlib.sha256(canonical_json(metadata) + payload).digest()
+
+
+def committed_input_key(conn: sqlite3.Connection) -> Optional[bytes]:
+    """The key of the last input committed to this database, None before the first."""
+    raw = store.get_meta(conn, LAST_INPUT)
+    return raw[:32] if raw else None
+
+
 class Router:
     def __init__(self, engine: StreamableToken, config: Config = Config()) -> None:
         self.engine = engine
@@ -125,7 +136,7 @@ class Router:
                 raise InvalidInput("metadata.app_contract", checksum(meta.app_contract), checksum(self.app))
         except StreamError as err:
             return self._reject(err, emit)
-        key = hashlib.sha256(canonical_json(metadata) + payload).digest()
+        key = input_key(metadata, payload)
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             replay = self._stored_outputs(key)

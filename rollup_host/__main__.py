@@ -10,9 +10,11 @@ Results are printed decoded: JSON payloads as JSON, ERC-20 transfer vouchers as
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +23,9 @@ from typing import Any, Sequence
 
 import requests
 
+from rollup.router import committed_input_key, input_key
+
+from .chain_file import ChainMismatch
 from .child import stop as stop_child
 from .client import DEFAULT_URL, HostClient, HostRequestError
 from .codec import (
@@ -33,9 +38,10 @@ from .codec import (
     from_hex,
 )
 from .deployment import deployment_options
-from .server import make_server, start_in_thread
+from .server import HostState, make_server, start_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = REPO_ROOT / "db" / "dapp.sqlite"  # dapp.py's own default
 
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
@@ -108,6 +114,7 @@ def _host_options(args: argparse.Namespace) -> dict[str, Any]:
         "finish_timeout": args.finish_timeout,
         "wait_timeout": args.wait_timeout,
         "verbose": args.verbose,
+        "chain_file": args.chain_file,
     }
     node = deployment_options(args.deployment) if args.deployment else {}
     if node:  # the deployment's addresses unless a flag names another
@@ -133,7 +140,17 @@ def _wait_for_signal(stop: threading.Event, child: subprocess.Popen[bytes] | Non
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    server = make_server(args.host, args.port, **_host_options(args))
+    try:
+        server = make_server(args.host, args.port, **_host_options(args))
+    except ChainMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: port {args.port} is in use (another `make run`?); stop it or pick --port",
+              file=sys.stderr)
+        return EXIT_ERROR
     cfg = server.host.config
     print(f"rollup host {cfg.rollups} on {server.url} (app {cfg.app}, portal {cfg.portal}, "
           f"block {cfg.block})", flush=True)
@@ -155,8 +172,30 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not dapp.is_file():
         print(f"error: DApp script {dapp} not found (use --dapp PATH)", file=sys.stderr)
         return EXIT_ERROR
-    server, url = start_in_thread(port=args.port, host=args.host, **_host_options(args))
+    db = Path(args.db or os.environ.get("DAPP_DB") or DEFAULT_DB)
+    args.chain_file = args.chain_file or f"{db}.chain.jsonl"
+    try:
+        server, url = start_in_thread(port=args.port, host=args.host, **_host_options(args))
+    except ChainMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"error: port {args.port} is in use (another `make run`?); stop it or pick --port",
+              file=sys.stderr)
+        return EXIT_ERROR
+    problem = chain_and_database_disagree(server.host, db)
+    if problem:
+        server.stop()
+        print(f"error: {problem}; start over with `make reset` (deletes {db} and {args.chain_file})",
+              file=sys.stderr)
+        return EXIT_ERROR
     cfg = server.host.config
+    status = server.host.status()
+    if status["processed_input_count"] or status["queued"]:
+        print(f"resuming the chain kept in {args.chain_file}: {status['processed_input_count']} inputs "
+              f"processed, {status['queued']} queued, block {status['block_number']}", flush=True)
     command = [sys.executable, str(dapp)]
     if args.db:
         command += ["--db", args.db]
@@ -186,9 +225,53 @@ def cmd_up(args: argparse.Namespace) -> int:
     return child.returncode or 0
 
 
+def parse_amount(text: str, decimals: int | None, flag: str = "--amount") -> int:
+    """Base units from ``text``: a whole number, or with ``decimals`` a human amount such
+    as ``1.5`` (exact: no float, no more fraction digits than the token has)."""
+    whole, dot, fraction = text.partition(".")
+    digits = whole + fraction
+    if not (digits.isascii() and digits.isdigit()) or not whole or (dot and not fraction):
+        raise ValueError(f"{flag}: {text!r} is not an amount (digits, with --decimals one '.' allowed)")
+    if decimals is None:
+        if dot:
+            raise ValueError(f"{flag}: {text!r} has a fraction; give base units, or the token's --decimals")
+        return int(whole)
+    if decimals < 0 or len(fraction) > decimals:
+        raise ValueError(f"{flag}: {text!r} has more fraction digits than --decimals {decimals}")
+    return int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+
+
+def chain_and_database_disagree(host: HostState, db: Path) -> str | None:
+    """Why the kept chain and the DApp's database cannot go on together, or None.
+
+    The database must have committed, last, the chain's last accepted input, or the input
+    that was in flight when the host stopped (delivered again, the DApp re-emits its
+    outputs); with neither, nothing at all."""
+    committed = None
+    if db.exists():
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            committed = committed_input_key(conn)
+        except sqlite3.OperationalError:  # a file without the DApp's tables yet
+            committed = None
+        finally:
+            conn.close()
+    last, pending = host.resume_points()
+    allowed = {None if last is None else input_key(last.metadata, last.payload)}
+    if pending is not None:
+        allowed.add(input_key(pending.metadata, pending.payload))
+    if committed in allowed:
+        return None
+    count, block = host.status()["processed_input_count"], host.block_number
+    if committed is None:
+        return f"the kept chain has {count} inputs up to block {block} but the database {db} has none of them"
+    return f"the database {db} holds inputs the kept chain ({count} inputs, block {block}) does not"
+
+
 def cmd_deposit(args: argparse.Namespace, client: HostClient) -> int:
     data = args.data.encode("utf-8") if args.data is not None else b""
-    result = client.deposit(args.token, args.sender, int(args.amount), data, block=args.block)
+    amount = parse_amount(args.amount, args.decimals)
+    result = client.deposit(args.token, args.sender, amount, data, block=args.block)
     return _print_result(args, result, inspect=False)
 
 
@@ -227,24 +310,40 @@ def cmd_block(args: argparse.Namespace, client: HostClient) -> int:
 # ---------------------------------------------------------------------- parser
 
 
+SEND_EPILOG = """ops (JSON, amounts as decimal strings of base units, the caller is --from):
+  {"op":"transfer","token":T,"receiver":R,"amount":"1000"}
+  {"op":"open_stream","token":T,"receiver":R,"amount":"1000","duration":100,"start_block":N?}
+  {"op":"cancel_stream","stream_id":1}
+  {"op":"update_stream","stream_id":1,"amount":"2000"?,"end_block":N?}
+  {"op":"withdraw","token":T,"amount":"500"}
+  {"op":"batch","ops":[op, ...]}
+
+example (Alice sends Bob 1000 base units of token T):
+  T=0x1111111111111111111111111111111111111111
+  ALICE=0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa BOB=0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB
+  python -m rollup_host send --from $ALICE '{"op":"transfer","token":"'$T'","receiver":"'$BOB'","amount":"1000"}'
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; exposed so tests and docs can inspect it."""
+    url_help = f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})"
     client_opts = argparse.ArgumentParser(add_help=False)
-    client_opts.add_argument("--url", default=argparse.SUPPRESS,
-                             help=f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})")
+    client_opts.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
     client_opts.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                              help="print the raw JSON answer")
 
     host_opts = argparse.ArgumentParser(add_help=False)
-    host_opts.add_argument("--host", default="127.0.0.1", help="bind address")
-    host_opts.add_argument("--port", type=int, default=5004)
+    host_opts.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    host_opts.add_argument("--port", type=int, default=5004, help="port (default 5004; 0 picks a free one)")
     host_opts.add_argument("--rollups", choices=("v1", "v2"), default=None,
                            help="API version of metadata, vouchers, portal (default v2)")
     host_opts.add_argument("--portal", help="ERC20Portal address (default $PORTAL_ADDRESS "
                                             "or the version's devnet portal)")
     host_opts.add_argument("--app", help="application address (default $APP_ADDRESS or "
                                          f"{DEFAULT_APP_ADDRESS})")
-    host_opts.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID)
+    host_opts.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID,
+                           help=f"chain id in v2 metadata (default {DEFAULT_CHAIN_ID}, anvil's)")
     host_opts.add_argument("--deployment", metavar="FILE",
                            help="deployment JSON (as `make l1-up` writes): application, "
                                 "portal, InputBox, authority, chain id and epoch length")
@@ -254,50 +353,64 @@ def build_parser() -> argparse.ArgumentParser:
     host_opts.add_argument("--epoch-length", type=int, default=None,
                            help="blocks per epoch for the node JSON-RPC (default 10, or "
                                 "the deployment's)")
-    host_opts.add_argument("--block", type=int, default=1, help="starting block number")
+    host_opts.add_argument("--block", type=int, default=1,
+                           help="block number of a fresh chain (default 1); a kept chain goes on "
+                                "from its own")
     host_opts.add_argument("--finish-timeout", type=float, default=10.0,
-                           help="seconds /finish long-polls before answering 202")
+                           help="seconds /finish long-polls before answering 202 (default 10)")
     host_opts.add_argument("--wait-timeout", type=float, default=60.0,
-                           help="seconds /dev/* calls wait for the DApp by default")
+                           help="seconds /dev/* calls wait for the DApp by default (default 60)")
+    host_opts.add_argument("--chain-file", help="file that keeps the chain (inputs, outputs, block) "
+                                                "across restarts (serve: none, memory only; up: "
+                                                "<db>.chain.jsonl beside the database)")
     host_opts.add_argument("-v", "--verbose", action="store_true", help="log every request")
 
     parser = argparse.ArgumentParser(prog="python -m rollup_host", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=None,
-                        help=f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})")
+    parser.add_argument("--url", default=None, help=url_help)
     parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    sub.add_parser("serve", parents=[host_opts], help="run the local rollup host")
-    up = sub.add_parser("up", parents=[host_opts], help="run the host and dapp.py together")
-    up.add_argument("--db", help="database path passed to dapp.py as --db")
-    up.add_argument("--dapp", default=str(REPO_ROOT / "dapp.py"), help="DApp script")
+    def command(name: str, summary: str, parents: list, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=parents, help=summary, description=summary, **kwargs)
+
+    command("serve", "run the local rollup host alone (a DApp connects to it on its own)", [host_opts])
+    up = command("up", "run the host and dapp.py together, as `make run` does; Ctrl-C stops both",
+                 [host_opts])
+    up.add_argument("--db", help="database passed to dapp.py as --db (default $DAPP_DB or "
+                                 "db/dapp.sqlite); the host keeps its chain beside it")
+    up.add_argument("--dapp", default=str(REPO_ROOT / "dapp.py"), help="DApp script (default dapp.py)")
     up.add_argument("dapp_args", nargs=argparse.REMAINDER,
                     help="extra arguments for dapp.py (after --)")
 
-    p = sub.add_parser("deposit", parents=[client_opts], help="ERC-20 deposit via the portal")
-    p.add_argument("--token", required=True)
-    p.add_argument("--from", dest="sender", required=True)
-    p.add_argument("--amount", required=True, help="base units, decimal")
-    p.add_argument("--data", help="JSON (or text) sent UTF-8 encoded as execLayerData")
-    p.add_argument("--block", type=int)
+    p = command("deposit", "deposit ERC-20 tokens through the (simulated) ERC20Portal", [client_opts])
+    p.add_argument("--token", required=True, help="ERC-20 token address on L1")
+    p.add_argument("--from", dest="sender", required=True, help="depositor address (credited)")
+    p.add_argument("--amount", required=True,
+                   help="base units (e.g. 1500000000000000000), or with --decimals a human amount (1.5)")
+    p.add_argument("--decimals", type=int, help="the token's decimals, to read --amount as a human amount")
+    p.add_argument("--data", help="JSON op (or text) sent UTF-8 encoded as execLayerData and run "
+                                  "as the depositor in the same input")
+    p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
-    p = sub.add_parser("send", parents=[client_opts], help="send an advance input")
-    p.add_argument("--from", dest="sender", required=True)
-    p.add_argument("payload", nargs="?", help="JSON op, sent as UTF-8 bytes")
+    p = command("send", "send an advance input (a JSON op) from an address", [client_opts],
+                epilog=SEND_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--from", dest="sender", required=True, help="sender address (msg_sender)")
+    p.add_argument("payload", nargs="?", help="JSON op, sent as UTF-8 bytes (ops below)")
     p.add_argument("--hex", help="raw 0x-hex payload instead of JSON")
-    p.add_argument("--block", type=int)
+    p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
-    p = sub.add_parser("inspect", parents=[client_opts], help="inspect the DApp state")
-    p.add_argument("payload", help="route such as 'balance/<token>/<account>', or JSON")
+    p = command("inspect", "inspect the DApp state (read-only)", [client_opts])
+    p.add_argument("payload", help="route such as 'balance/<token>/<account>[/<block>]', "
+                                   "'stream/<id>[/<block>]', or JSON")
 
-    p = sub.add_parser("outputs", parents=[client_opts], help="list finished inputs")
-    p.add_argument("--from", dest="from_", type=int, default=0, help="first input index")
+    p = command("outputs", "list finished inputs with their notices, vouchers and reports", [client_opts])
+    p.add_argument("--from", dest="from_", type=int, default=0, help="first input index (default 0)")
 
-    p = sub.add_parser("mine", parents=[client_opts], help="advance the block number")
-    p.add_argument("blocks", type=int, nargs="?", default=1)
+    p = command("mine", "advance the block number (inputs are the DApp's only clock)", [client_opts])
+    p.add_argument("blocks", type=int, nargs="?", default=1, help="how many blocks (default 1)")
 
-    sub.add_parser("block", parents=[client_opts], help="print the current block number")
+    command("block", "print the current block number", [client_opts])
     return parser
 
 

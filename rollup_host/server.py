@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
+from .chain_file import ChainFile
 from .codec import (
     DEFAULT_APP_ADDRESS,
     DEFAULT_APP_NAME,
@@ -106,6 +107,7 @@ class HostConfig:
     finish_timeout: float = 10.0
     wait_timeout: float = 60.0
     verbose: bool = False
+    chain_file: str | None = None  # where the chain is kept across restarts (None: memory only)
     # What the node JSON-RPC (rollup_host/rpc.py) and node inspect report: the
     # application's name, its epoch length (blocks), InputBox, consensus, template hash
     # and the block the InputBox was deployed in (``--deployment`` fills them).
@@ -207,6 +209,11 @@ class HostState:
         self._block = self.config.block
         self._closed = False
         self._halted: str | None = None  # why the application stopped (an exception)
+        self._long_polls = 0  # /finish calls waiting for a request right now
+        self._chain: ChainFile | None = None
+        if self.config.chain_file:
+            self._chain = ChainFile(self.config.chain_file)
+            self._restore(self._chain.load(self.chain_header()))
 
     # ----------------------------------------------------------------- rollup side
 
@@ -235,8 +242,12 @@ class HostState:
             waited = not self._queue
             # After an exception the application is halted, as a node halts it: nothing
             # more is handed to the DApp (its /finish answers 202 from then on).
-            self._cond.wait_for(lambda: (self._queue and self._halted is None)
-                                or self._closed, timeout)
+            self._long_polls += 1
+            try:
+                self._cond.wait_for(lambda: (self._queue and self._halted is None)
+                                    or self._closed, timeout)
+            finally:
+                self._long_polls -= 1
             if self._closed or not self._queue or self._halted is not None:
                 return None
             if waited and peer_alive is not None and not peer_alive():
@@ -291,10 +302,7 @@ class HostState:
             request = self._require_current("exception", advance_only=False)
             request.exception = to_hex(data)
             if request.kind == ADVANCE:
-                self._halted = (f"the DApp raised an exception on input {request.input_index} "
-                                f"(payload {to_hex(data)[:130]}); the application is halted and "
-                                "processes no further input or inspect, as a Cartesi node stops "
-                                "it: fix the DApp and restart the host")
+                self._halted = halted_reason(request)
                 print(f"rollup host: {self._halted}", file=sys.stderr, flush=True)
             self._complete(EXCEPTION)
 
@@ -322,6 +330,9 @@ class HostState:
             if self.config.rollups == "v2":
                 self._output_count += len(request.notices) + len(request.vouchers)
             self._finished.append(request)
+            self._record({"done": request.input_index, "status": status, "notices": request.notices,
+                          "vouchers": request.vouchers, "reports": request.reports,
+                          "exception": request.exception})
         self._current = None
         self._cond.notify_all()
 
@@ -359,6 +370,10 @@ class HostState:
             request = HostRequest(ADVANCE, payload, metadata=metadata, input_index=index,
                                   block_number=metadata.get("block_number"),
                                   reference=reference)
+            event = {"input": index, "metadata": metadata, "payload": to_hex(payload)}
+            if reference is not None:
+                event["reference"] = reference
+            self._record(event)
             self._next_input_index += 1
             self._queue.append(request)
             self._cond.notify_all()
@@ -404,6 +419,8 @@ class HostState:
             raise InvalidField("blocks", blocks, "non-negative integer")
         with self._cond:
             self._block += blocks
+            if blocks:
+                self._record({"block": self._block})
             return self._block
 
     @property
@@ -428,6 +445,7 @@ class HostState:
                     "kind": current.kind, "input_index": current.input_index},
                 "processed_input_count": len(self._finished),
                 "output_count": self._output_count,
+                "long_polls": self._long_polls,
                 "app_contract": self.config.app,
                 "portal": self.config.portal,
                 "chain_id": self.config.chain_id,
@@ -458,6 +476,57 @@ class HostState:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            if self._chain is not None:
+                self._chain.close()
+                self._chain = None
+
+    # ------------------------------------------------------------- the kept chain
+
+    def chain_header(self) -> dict[str, Any]:
+        """What shapes the inputs: a kept chain is only valid under the same values."""
+        cfg = self.config
+        return {"rollups": cfg.rollups, "portal": cfg.portal, "app": cfg.app, "chain_id": cfg.chain_id}
+
+    def resume_points(self) -> tuple[HostRequest | None, HostRequest | None]:
+        """(the last accepted input, the first one not finished): the DApp's database
+        must have committed one of the two last, or none if both are None."""
+        with self._cond:
+            accepted = [r for r in self._finished if r.status == ACCEPTED]
+            pending = [r for r in self._queue if r.kind == ADVANCE]
+            return (accepted[-1] if accepted else None), (pending[0] if pending else None)
+
+    def _record(self, event: dict[str, Any]) -> None:
+        if self._chain is not None:
+            self._chain.append(event)
+
+    def _restore(self, events: list[dict[str, Any]]) -> None:
+        """Rebuild the inputs, their outcomes and the block from the kept chain; inputs
+        not finished (queued or in flight when the host stopped) are queued again."""
+        inputs: dict[int, HostRequest] = {}
+        for event in events:
+            if "input" in event:
+                meta = event["metadata"]
+                request = HostRequest(ADVANCE, from_hex(event["payload"]), metadata=meta,
+                                      input_index=event["input"], block_number=meta.get("block_number"),
+                                      reference=event.get("reference"))
+                inputs[request.input_index] = request
+                if isinstance(request.block_number, int):
+                    self._block = max(self._block, request.block_number)
+            elif "done" in event:
+                request = inputs[event["done"]]
+                request.status = event["status"]
+                request.notices, request.vouchers = event["notices"], event["vouchers"]
+                request.reports, request.exception = event["reports"], event["exception"]
+                self._finished.append(request)
+                if self.config.rollups == "v2":
+                    self._output_count += len(request.notices) + len(request.vouchers)
+            else:
+                self._block = max(self._block, event["block"])
+        self._next_input_index = len(inputs)
+        self._queue.extend(r for r in inputs.values() if r.status == QUEUED)
+        broke = next((r for r in self._finished if r.status == EXCEPTION), None)
+        if broke is not None:  # a node keeps a failed application failed across restarts
+            self._halted = halted_reason(broke)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -914,6 +983,14 @@ _GET_ROUTES: dict[str, Callable[[Handler], None]] = {
     "/dev/status": Handler._dev_status,
 }
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def halted_reason(request: HostRequest) -> str:
+    """Why the application stopped: the advance whose DApp posted ``/exception``."""
+    return (f"the DApp raised an exception on input {request.input_index} "
+            f"(payload {(request.exception or '0x')[:130]}); the application is halted and "
+            "processes no further input or inspect, as a Cartesi node stops it: fix the DApp "
+            "and start the host on a new chain")
 
 
 def node_inspect_answer(request: HostRequest) -> dict[str, Any]:

@@ -20,6 +20,13 @@ class InvalidInput(StreamError):
         self.field, self.value, self.expected = field, value, expected
         super().__init__(f"invalid {field}: got {value!r}, expected {expected}")
 
+    @classmethod
+    def missing(cls, field: str, why: str) -> "InvalidInput":
+        """A required field that is absent: said as such, not as a value of None."""
+        err = cls(field, None, why)
+        err.args = (f"missing field {field!r}: {why}",)
+        return err
+
 
 class Unauthorized(StreamError):
     """The caller is not allowed to act on this object."""

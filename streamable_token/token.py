@@ -423,7 +423,7 @@ class StreamableToken:
         """
         block = _check_block(block)
         if new_amount is None and new_end_block is None:
-            raise InvalidInput("amount", None, "a new amount, a new end_block, or both")
+            raise InvalidInput.missing("amount", "a new amount, a new end_block, or both")
         with self._atomic():
             row = self._open_for_change(stream_id, caller, block, "sender")
             streamed = self._stream(row).streamed_at(block)

@@ -125,9 +125,9 @@ def test_ops_parse_exact_field_names():
         (op(op="withdraw", token=TOKEN, amount=str(2**256)), "amount"),
         (op(op="cancel_stream", stream_id="1"), "stream_id"),
         (op(op="cancel_stream", stream_id=True), "stream_id"),
-        (b'{"op":"cancel_stream","stream_id":1.0}', "number"),
-        (b'{"op":"cancel_stream","stream_id":1e3}', "number"),
-        (b'{"op":"cancel_stream","stream_id":NaN}', "number"),
+        (b'{"op":"cancel_stream","stream_id":1.0}', "stream_id"),
+        (b'{"op":"cancel_stream","stream_id":1e3}', "stream_id"),
+        (b'{"op":"cancel_stream","stream_id":NaN}', "stream_id"),
         (b'{"op":"cancel_stream","stream_id":1,"stream_id":2}', "stream_id"),
         (op(op="fly"), "op"),
         (op(op="batch", ops=[{"op": "batch", "ops": []}]), "op"),
@@ -149,9 +149,35 @@ def test_inspect_paths():
     assert routes.parse(f"balance/{TOKEN}/{ALICE}".encode(), 9) == ("balance", {"token": TOKEN, "account": ALICE, "block": 9})
     assert routes.parse(f"balance/{TOKEN}/{ALICE}/12".encode(), 9)[1]["block"] == 12
     assert routes.parse(f"streams/{ALICE}?role=incoming&after=3".encode(), 0)[1] == {
-        "account": ALICE, "role": "incoming", "after": 3}
+        "account": ALICE, "role": "incoming", "after": 3, "block": 0}
+    # every route whose figures move with the block takes one, as a path segment or a query
+    assert routes.parse(b"stream/7", 9) == ("stream", {"id": 7, "block": 9})
+    assert routes.parse(b"stream/7/141", 9) == ("stream", {"id": 7, "block": 141})
+    assert routes.parse(b"stream/7?block=141", 9) == ("stream", {"id": 7, "block": 141})
+    assert routes.parse(f"streams/{ALICE}/141?limit=2".encode(), 9)[1] == {"account": ALICE, "limit": 2, "block": 141}
+    assert routes.parse(b'{"route":"stream","id":7,"block":141}', 9) == ("stream", {"id": 7, "block": 141})
     assert routes.parse(b"state-hash", 0) == ("state-hash", {})
-    for bad in (b"balance/a", b"../x", b"stream/1/2", b"streams/a?role=x&role=y", b"stream/%00", b"stream/01",
+    for bad in (b"balance/a", b"../x", b"stream/1/2/3", b"stream/1/2?block=3", b"token/a/5", b"state-hash/5",
+                b"streams/a?role=x&role=y", b"stream/%00", b"stream/01", b"stream/1/01",
                 b"token/' OR 1=1 --", b'{"route":"balance","token":"x"}', b'{"route":"nope"}'):
         with pytest.raises(InvalidInput):
             routes.parse(bad, 0)
+
+
+def test_errors_name_the_real_field_and_say_missing():
+    """A number no field takes is reported under its field, not as "number"; an absent
+    field is said to be missing, never "got None"."""
+    with pytest.raises(InvalidInput) as err:
+        parse_command(b'{"op":"withdraw","token":"%s","amount":1.5}' % TOKEN.encode())
+    assert (err.value.field, str(err.value)) == (
+        "amount", "invalid amount: got 1.5, expected an integer (amounts as decimal strings); no fractions or exponents")
+    with pytest.raises(InvalidInput) as err:
+        parse_command(op(op="open_stream", token=TOKEN, receiver=ALICE, amount="5"))
+    assert (err.value.field, str(err.value)) == ("duration", "missing field 'duration': open_stream requires duration")
+    with pytest.raises(InvalidInput) as err:
+        routes.parse(b'{"route":"balance","token":"%s"}' % TOKEN.encode(), 0)
+    assert str(err.value) == "missing field 'account': balance requires account"
+    for payload in (op(op="update_stream", stream_id=1), b'{"op":"cancel_stream"}', b'{"op":"transfer"}'):
+        with pytest.raises(InvalidInput) as err:
+            parse_command(payload)
+        assert "None" not in str(err.value) and str(err.value).startswith("missing field"), payload

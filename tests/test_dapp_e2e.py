@@ -140,6 +140,17 @@ def test_inspect_routes_and_bad_queries(node):
     assert [s["id"] for s in page["streams"]] == [1] and page["next_after"] == 1
     stream = payload_json(node.client.inspect("stream/1")["reports"][0]["payload"])
     assert stream["status"] == "pending"
+    # Mining adds no input, so a block-less read still answers at the last input's block;
+    # asked at a block, the stream and the listing answer there.
+    opened_at = stream["block"]
+    node.client.mine(100)
+    assert payload_json(node.client.inspect("stream/1")["reports"][0]["payload"])["block"] == opened_at
+    for route in (f"stream/1/{opened_at + 10}", f"stream/1?block={opened_at + 10}"):
+        mid = payload_json(node.client.inspect(route)["reports"][0]["payload"])
+        assert (mid["status"], mid["streamed"], mid["block"]) == ("streaming", "50", opened_at + 10), route
+    ended = payload_json(node.client.inspect(f"streams/{ALICE}/{opened_at + 100}")["reports"][0]["payload"])
+    assert [(s["status"], s["streamed"]) for s in ended["streams"]] == [("settled", "100")]
+    assert ended["block"] == opened_at + 100
     by_json = node.client.inspect(json.dumps({"route": "balance", "token": TOKEN, "account": BOB, "block": 10**6}))
     assert payload_json(by_json["reports"][0]["payload"])["balance"] == "100"
     for bad in ("balance/../etc", "stream/abc", "nothing/here", "balance/%00", "streams/x?role=1;DROP"):
@@ -210,7 +221,7 @@ def test_http_client_gives_up_on_a_server_that_never_answers():
         waited = time.monotonic() - started
         peer, _ = listener.accept()
         peer.close()
-    assert 0.25 < waited < 5, waited
+    assert 0.25 < waited < 30, waited  # not before the timeout, and it did not hang
     assert conn._sock is None  # dropped: the next call starts on a fresh connection
 
 

@@ -480,3 +480,23 @@ def test_both_official_clients_read_every_method(node):
     assert r["getOutput"]["data"]["hash"] == "0x" + tree.leaves[0].hex()
     assert r["getProcessedInputCount"] == {"data": "0x3"}
     assert r["missingApplication"]["code"] == -32001
+
+
+def test_a_kept_chain_keeps_the_halt_and_the_l1_references(make_host, tmp_path):
+    chain = str(tmp_path / "chain")
+    node = Node(make_host, chain_file=chain)
+    reference = {"transaction_hash": "0x" + "cd" * 32, "log_index": 3}
+    fed = node.session.post(node.url + "/dev/advance", json={
+        "sender": ALICE, "payload": note(json.dumps({"notices": [note("x")]})), **reference})
+    assert fed.status_code == 200 and fed.json()["status"] == "accepted"
+    assert node.advance(ALICE, status="exception")["status"] == "exception"
+    node.server.stop()
+    # A node keeps a failed application failed: so does a host restarted on its chain.
+    again = Node(make_host, dapp=False, chain_file=chain)
+    app = again.result("cartesi_getApplication", [APP])["data"]
+    assert app["status"] == "FAILED" and "exception on input 1" in app["reason"]
+    first = again.result("cartesi_getInput", [APP, "0x0"])["data"]
+    assert (first["transaction_hash"], first["log_index"]) == ("0x" + "cd" * 32, "0x3")
+    bad = again.session.post(again.url + "/dev/advance", json={
+        "sender": ALICE, "payload": "0x", "transaction_hash": "0x12", "log_index": 0})
+    assert bad.status_code == 400 and "transaction_hash" in bad.json()["error"]

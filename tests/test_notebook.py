@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -37,9 +36,7 @@ def _alive(pid: int) -> bool:
 
 def test_notebook_executes_and_plots(tmp_path, monkeypatch):
     monkeypatch.setenv("NOTEBOOK_FIGURES", str(tmp_path))
-    started = time.perf_counter()
     nb = notebook_run.execute(timeout=240)
-    elapsed = time.perf_counter() - started
 
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
@@ -59,7 +56,6 @@ def test_notebook_executes_and_plots(tmp_path, monkeypatch):
     # The last cell stopped the dapp.py that the first cell started.
     pid = int(re.search(r"dapp\.py\s+pid (\d+)", text).group(1))
     assert not _alive(pid), f"dapp.py (pid {pid}) still running after the notebook"
-    assert elapsed < 120, f"notebook took {elapsed:.0f} s"
 
 
 def test_committed_notebook_has_outputs():

@@ -210,30 +210,15 @@ def check_against_clean_replay(finished: list[dict], db_path: str) -> Node:
     return node
 
 
-def keep_alive(dapp: DappProcess, host, expected: int, timeout: float, kill_every: tuple[float, float] | None = None,
-               seed: int = 0) -> int:
-    """Restart dapp.py whenever it dies (and, with ``kill_every``, SIGKILL it at random
-    moments) until the host has processed ``expected`` inputs; returns the kill count."""
-    rng = random.Random(seed)
-    kills = 0
-    next_kill = time.monotonic() + rng.uniform(*kill_every) if kill_every else None
+def keep_alive(dapp: DappProcess, host, expected: int, timeout: float) -> None:
+    """Restart dapp.py whenever it dies until the host has processed ``expected`` inputs.
+    The kills come from the proxy, at request counts, so none depends on timing."""
     deadline = time.monotonic() + timeout
-    processed_at_kill = -1
     while not (host.status()["processed_input_count"] == expected and drained(host)):
         assert time.monotonic() < deadline, f"stuck at {host.status()}\n{dapp.log()[-3000:]}"
         if not dapp.alive():
             dapp.start()
-        # On a loaded machine a restart can take longer than the kill interval, so the
-        # interval runs from when the restarted process finishes its first input.
-        if kill_every and next_kill is None and host.status()["processed_input_count"] > processed_at_kill:
-            next_kill = time.monotonic() + rng.uniform(*kill_every)
-        if next_kill and time.monotonic() >= next_kill:
-            processed_at_kill = host.status()["processed_input_count"]
-            dapp.kill()
-            kills += 1
-            next_kill = None
         time.sleep(0.005)
-    return kills
 
 
 def test_sigkill_at_exact_points_then_restart(tmp_path):
@@ -269,18 +254,30 @@ def test_sigkill_at_exact_points_then_restart(tmp_path):
 
 
 def test_sigkill_at_random_moments_then_restart(tmp_path):
+    """Kills at request counts drawn at random (seeded) over every request the DApp makes.
+    Half are ``kill_after``: the answer is handed over first, so the kill lands while the
+    DApp is inside whatever comes next (a transaction, a commit, the next output). Each
+    planned kill lands however fast or slow the machine is: it is placed by count."""
     log = mixed_log(n=500, users=12, tokens=2, seed=12)
+    rng = random.Random(5)
+    planned = {m: rng.choice(("kill", "kill_after")) for m in sorted(rng.sample(range(10, 1200), 8))}
     server, url = start_in_thread(finish_timeout=0.2)
     host = server.host
     db = str(tmp_path / "dapp.sqlite")
-    dapp = DappProcess(db, url, str(tmp_path / "dapp.log"))
+    holder: dict = {}
+    proxy = FaultProxy(url, Plan(anywhere=planned), on_kill=lambda: holder["dapp"].kill())
+    dapp = holder["dapp"] = DappProcess(db, proxy.url, str(tmp_path / "dapp.log"))
     try:
         enqueue_log(host, log)
         advances = sum(1 for e in log if e["kind"] == "advance")
-        kills = keep_alive(dapp, host, advances, timeout=180, kill_every=(0.02, 0.15), seed=5)
+        keep_alive(dapp, host, advances, timeout=180)
     finally:
         dapp.stop()
+        proxy.stop()
         server.stop()
-    KILLS["random"] += kills
-    assert kills >= 3, f"only {kills} SIGKILLs landed"
+    kills = [i for i in proxy.injected if i[2] in ("kill", "kill_after")]
+    KILLS["random"] += len(kills)
+    assert len(kills) == len(planned) >= 3, f"only {len(kills)} SIGKILLs landed: {proxy.injected}"
+    assert {fault for _, _, fault in kills} == {"kill", "kill_after"}
+    assert dapp.starts == len(kills) + 1
     check_against_clean_replay(host.outputs(), db)

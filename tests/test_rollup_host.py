@@ -7,6 +7,7 @@ post outputs, finish with a status.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from rollup_host import HostClient, HostRequestError, start_in_thread
-from rollup_host.__main__ import main as cli_main
+from rollup_host.__main__ import build_parser, main as cli_main, parse_amount
 from rollup_host.codec import (
     InvalidField,
     decode_payload,
@@ -261,7 +262,7 @@ def test_finish_answers_202_when_no_input_arrives(make_host):
     elapsed = time.monotonic() - start
     assert response.status_code == 202
     assert response.content == b""
-    assert 0.25 <= elapsed < 3
+    assert 0.25 <= elapsed < 30  # waited for the long-poll, and did not hang
     # The same connection is still usable (keep-alive, body fully consumed).
     assert session.get(url + "/dev/block").json() == {"block_number": 1}
 
@@ -294,6 +295,14 @@ def test_restart_header_redelivers_the_same_request_without_its_outputs(make_hos
     assert entry["reports"] == []
 
 
+def wait_for_long_polls(client: HostClient, count: int) -> None:
+    """Until ``count`` /finish calls are waiting in the host (it counts them)."""
+    deadline = time.monotonic() + 30
+    while client.status()["long_polls"] != count:
+        assert time.monotonic() < deadline, client.status()
+        time.sleep(0.005)
+
+
 def test_dapp_dying_during_long_poll_does_not_take_the_next_input(make_host):
     server, url, client = make_host(finish_timeout=5)
     port = int(url.rsplit(":", 1)[1])
@@ -301,9 +310,9 @@ def test_dapp_dying_during_long_poll_does_not_take_the_next_input(make_host):
     with socket.create_connection(("127.0.0.1", port)) as dead:
         dead.sendall(b"POST /finish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                      b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        time.sleep(0.1)  # the host is now long-polling for this connection
+        wait_for_long_polls(client, 1)  # the host is now long-polling for this connection
     client.advance(ALICE, "0x01", wait=False)
-    time.sleep(0.3)  # long enough for the dead connection's long-poll to take it
+    wait_for_long_polls(client, 0)  # the long-poll woke for the input and let it be
     status = client.status()
     assert status["queued"] == 1 and status["in_flight"] is None
     make_host.dapp(url, echo)
@@ -669,6 +678,63 @@ def test_cli_reports_unreachable_host(capsys):
         port = probe.getsockname()[1]
     assert cli_main(["--url", f"http://127.0.0.1:{port}", "block"]) == 2
     assert "no rollup host" in capsys.readouterr().err
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_every_command_and_option_has_a_help_line():
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {c.dest for c in sub._choices_actions} == set(_subcommands(parser))
+    assert all(c.help for c in sub._choices_actions)
+    for name, command in [("", parser)] + sorted(_subcommands(parser).items()):
+        assert command.description, name
+        for action in command._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    epilog = _subcommands(parser)["send"].epilog
+    for op_name in ("transfer", "open_stream", "cancel_stream", "update_stream", "withdraw", "batch"):
+        assert f'"op":"{op_name}"' in epilog
+    assert "python -m rollup_host send --from" in epilog
+
+
+def test_dapp_help_names_each_flag_default_and_environment_variable():
+    out = subprocess.run([sys.executable, "dapp.py", "--help"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    out = " ".join(out.split())  # argparse wraps lines at the terminal's width
+    for variable in ("DAPP_DB", "ROLLUP_HTTP_SERVER_URL", "ROLLUPS_VERSION", "DAPP_DEPLOYMENT", "PORTAL_ADDRESS",
+                     "APP_ADDRESS"):
+        assert f"env {variable}" in out, variable
+    assert "default db/dapp.sqlite" in out and "default http://127.0.0.1:5004" in out
+
+
+def test_amounts_in_base_units_or_with_decimals():
+    assert parse_amount("1000", None) == 1000
+    assert parse_amount("1.5", 18) == 1_500_000_000_000_000_000
+    assert parse_amount("100", 18) == 100 * 10**18
+    assert parse_amount("0.000000000000000001", 18) == 1
+    assert parse_amount("7", 0) == 7
+    for text, decimals in (("1.5", None), ("1.5", 0), ("0.0000001", 6), ("1e18", None), ("-1", None), ("", None),
+                           ("1.", 18), (".5", 18), ("1,5", 18), ("1.2.3", 18), (" 1", None), ("\uff11", None)):
+        with pytest.raises(ValueError) as err:
+            parse_amount(text, decimals)
+        assert str(err.value).startswith("--amount: "), (text, str(err.value))
+
+
+def test_cli_bad_amount_is_one_line_naming_the_flag(make_host, capsys):
+    server, url, client = make_host()
+    assert cli_main(["--url", url, "deposit", "--token", TOKEN, "--from", BOB, "--amount", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --amount: '1.5' has a fraction"), err
+    assert client.status()["queued"] == 0 and client.outputs() == []  # nothing was sent
+    make_host.dapp(url, echo)
+    assert cli_main(["--url", url, "deposit", "--token", TOKEN, "--from", BOB, "--amount", "1.5",
+                     "--decimals", "18"]) == 0
+    [deposit] = client.outputs()
+    assert int.from_bytes(from_hex(deposit["payload"])[40:72], "big") == 1_500_000_000_000_000_000
 
 
 DUMMY_DAPP = textwrap.dedent("""

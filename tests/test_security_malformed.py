@@ -136,7 +136,7 @@ def test_outcome_does_not_depend_on_the_int_digits_limit():
         for limit in (640, 0, 4300):  # 0 = unlimited
             sys.set_int_max_str_digits(limit)
             result = base().advance(ALICE, payload, block=6)
-            assert result.status == "reject" and result.error["field"] == "number"
+            assert result.status == "reject" and result.error["field"] == "stream_id"
             outputs.append(result.outputs)
     finally:
         sys.set_int_max_str_digits(old)
