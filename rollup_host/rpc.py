@@ -313,8 +313,8 @@ class NodeApi:
         if len(body) > MAX_BODY:
             return 413, b'{"error":"Payload too large"}'
         try:
-            message = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            message = json.loads(body, parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
             return 200, _encode(_error(None, PARSE_ERROR, "Parse error"))
         if isinstance(message, list):
             if not 1 <= len(message) <= MAX_BATCH:
@@ -734,6 +734,10 @@ class NodeApi:
 
 
 _DONE = ("accepted", "rejected", "exception")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _same_address(value: Any, checksummed: str) -> bool:

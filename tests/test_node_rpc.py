@@ -320,6 +320,9 @@ def test_errors_are_the_spec_codes(node):
     assert node.error("cartesi_listOutputs", {"application": APP, "output_type": "Voucher"})[0] == -32602
     assert node.error("cartesi_sendInput", {})[0] == -32601
     assert node.raw(b"{not json").json()["error"]["code"] == -32700
+    assert node.raw(b"[" * 100_000).json()["error"]["code"] == -32700      # too deep
+    assert node.raw(b'{"jsonrpc":"2.0","id":NaN,"method":"x"}').json()["error"]["code"] == -32700
+    assert node.raw(b"\xff\xfe{").json()["error"]["code"] == -32700
     assert node.raw({"id": 1, "method": "cartesi_getChainId"}).json()["error"]["code"] == -32600
     assert node.raw({"jsonrpc": "2.0", "id": [1], "method": "x"}).json()["error"]["code"] == -32600
     assert node.raw([]).json()["error"]["code"] == -32600
