@@ -805,9 +805,12 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch(_GET_ROUTES)
 
     def do_OPTIONS(self) -> None:  # noqa: N802
-        """CORS preflight of a browser frontend (for /rpc and /inspect/<app>)."""
+        """CORS preflight of a browser frontend: allowed for the node API (/rpc and
+        /inspect/<app>) only, so a web page cannot send JSON to /dev/* or the DApp's routes."""
         self._body = self._read_body()
-        self._send(204, headers=CORS_HEADERS)
+        path = urlsplit(self.path).path
+        self._send(204, headers=CORS_HEADERS if path == "/rpc" or path.startswith("/inspect/")
+                   else "")
 
     @property
     def host(self) -> HostState:

@@ -343,6 +343,12 @@ def test_cors_for_a_browser_frontend(node):
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Origin" in node.session.options(
+        node.url + "/inspect/streamable-token").headers
+    for private in ("/dev/advance", "/finish", "/notice"):
+        refused = node.session.options(node.url + private, headers={
+            "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+        assert "Access-Control-Allow-Origin" not in refused.headers, private
     answer = node.raw({"jsonrpc": "2.0", "id": 1, "method": "cartesi_getChainId"})
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
     inspect = node.session.post(node.url + "/inspect/streamable-token", data=b"x")
