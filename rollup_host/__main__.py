@@ -118,8 +118,9 @@ def _host_options(args: argparse.Namespace) -> dict[str, Any]:
     }
     node = deployment_options(args.deployment) if args.deployment else {}
     if node:  # the deployment's addresses unless a flag names another
-        options["portal"] = args.portal or node.pop("portal")
-        options["app"] = args.app or node.pop("app")
+        portal, app = node.pop("portal"), node.pop("app")
+        options["portal"] = args.portal or portal
+        options["app"] = args.app or app
         options["chain_id"] = node.pop("chain_id")
     options.update(node)
     options["name"] = args.name

@@ -509,3 +509,30 @@ def test_a_kept_chain_keeps_the_halt_and_the_l1_references(make_host, tmp_path):
     bad = again.session.post(again.url + "/dev/advance", json={
         "sender": ALICE, "payload": "0x", "transaction_hash": "0x12", "log_index": 0})
     assert bad.status_code == 400 and "transaction_hash" in bad.json()["error"]
+
+
+def test_serve_options_from_a_deployment_file(tmp_path):
+    from rollup_host.__main__ import _host_options, build_parser
+    from rollup_host.server import HostConfig
+
+    dep = tmp_path / "deployment.json"
+    dep.write_text(json.dumps({
+        "application": BOB.lower(), "erc20_portal": TOKEN, "input_box": ALICE,
+        "authority": APP, "chain_id": 1337, "epoch_length": 7, "deploy_block": 3,
+        "template_hash": "0x" + "AB" * 32, "token": TOKEN, "rpc_url": "http://x"}))
+    args = build_parser().parse_args(["serve", "--deployment", str(dep), "--name", "my-dapp"])
+    config = HostConfig(**_host_options(args))
+    assert (config.app, config.portal, config.input_box, config.consensus) == (BOB, TOKEN, ALICE, APP)
+    assert (config.chain_id, config.epoch_length, config.input_box_block) == (1337, 7, 3)
+    assert config.template_hash == "0x" + "ab" * 32 and config.name == "my-dapp"
+    # Flags name another application, portal or epoch length: they win.
+    args = build_parser().parse_args(["serve", "--deployment", str(dep), "--app", APP,
+                                      "--portal", ALICE, "--epoch-length", "5"])
+    config = HostConfig(**_host_options(args))
+    assert (config.app, config.portal, config.epoch_length) == (APP, ALICE, 5)
+    dep.write_text(json.dumps({"application": APP, "erc20_portal": TOKEN, "input_box": ALICE,
+                               "chain_id": "31337"}))
+    with pytest.raises(ValueError, match="chain_id must be an integer"):
+        _host_options(build_parser().parse_args(["serve", "--deployment", str(dep)]))
+    with pytest.raises(ValueError, match="epoch_length must be an integer >= 1"):
+        HostConfig(epoch_length=0)
