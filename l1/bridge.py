@@ -100,6 +100,15 @@ class HostApi:
             raise BridgeError(f"/dev/claim answered {resp.status_code}: {resp.text}")
         return resp.json()
 
+    def executed(self, output_index, tx_hash):
+        """Tell the host an output was executed on L1 (its JSON-RPC then says by which
+        transaction)."""
+        body = {"output_index": output_index, "transaction_hash": tx_hash}
+        resp = self._session.post(f"{self.url}/dev/executed", json=body, timeout=self.timeout)
+        if resp.status_code // 100 != 2:
+            raise BridgeError(f"/dev/executed answered {resp.status_code}: {resp.text}")
+        return resp.json()
+
     def finished(self):
         """The inputs the host has finished, as a list of answers like ``advance``'s."""
         resp = self._session.get(f"{self.url}/dev/outputs", timeout=self.timeout)
@@ -137,6 +146,7 @@ class Bridge:
         self._claims_loaded = False
         self._refs = {}        # input index -> {"transaction_hash", "log_index"}
         self._reported = set()  # claims' last blocks the host has been told about
+        self._executions_from = deployment["deploy_block"]  # next block to scan
         self._done_on_host = {}
         if resume:
             for answer in self.host.finished():
@@ -309,6 +319,20 @@ class Bridge:
                                          self.proof(output_index),
                                          sender=sender or self.claimer, gas=gas)
 
+    def report_executions(self):
+        """Tell the host of every ``OutputExecuted`` since the last call; return the
+        indices. Whoever executed the voucher (the bridge, a user with @cartesi/viem)."""
+        latest = self.rpc.block_number()
+        if latest < self._executions_from:
+            return []
+        events = self.application.events("OutputExecuted", self._executions_from, latest)
+        done = []
+        for args, log in events:
+            self.host.executed(int(args["outputIndex"]), log["transactionHash"])
+            done.append(int(args["outputIndex"]))
+        self._executions_from = latest + 1
+        return done
+
     def execute_pending(self, sender=None):
         """Execute every claimed voucher not executed yet; return their indices."""
         self.load_claims()
@@ -339,6 +363,8 @@ class Bridge:
                 if execute:
                     for index in self.execute_pending():
                         log(f"executed voucher {index}")
+                for index in self.report_executions():
+                    log(f"voucher {index} executed on L1")
             except (L1Error, requests.RequestException) as exc:
                 log(f"bridge: {exc}")
             time.sleep(interval)

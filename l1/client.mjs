@@ -10,6 +10,7 @@
 //   node l1/client.mjs approve --token T --spender S --amount N   ERC-20 approve (base units)
 //   node l1/client.mjs mint --token T --to A --amount N   the test token's faucet (TestToken)
 //   node l1/client.mjs block                 the L1 chain's latest block number
+//   node l1/client.mjs output --output K     one output: proven yet? executed by which tx?
 //
 // Options: --rpc L1 URL (default $ETH_RPC_URL or http://127.0.0.1:8545), --node host URL
 // (default $ROLLUP_HOST_URL or http://127.0.0.1:5004; its JSON-RPC is <node>/rpc), --app
@@ -169,6 +170,16 @@ async function main() {
     return;
   }
 
+  if (command === "output") {
+    const outputIndex = integer(need(opts, "output"), "output");
+    const output = await node.getOutput({ application: app, outputIndex });
+    console.log(show({ index: output.index, inputIndex: output.inputIndex, ...output.decodedData,
+                       decoded: decode(output.decodedData?.payload ?? "0x"),
+                       proven: output.outputHashesSiblings !== null,
+                       executionTransactionHash: output.executionTransactionHash }));
+    return;
+  }
+
   if (command === "block") {
     const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
     console.log(show({ blockNumber: await l1.getBlockNumber() }));
@@ -189,7 +200,7 @@ async function main() {
     return;
   }
 
-  throw new Error(`unknown command ${command ?? "(none)"}: use wait, inspect, execute, approve, mint or block`);
+  throw new Error(`unknown command ${command ?? "(none)"}: use wait, inspect, execute, output, approve, mint or block`);
 }
 
 main().catch((error) => {

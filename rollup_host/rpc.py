@@ -285,6 +285,7 @@ class NodeApi:
         self.config = host.config
         self._lock = threading.Lock()
         self._claims: list[Claim] = []
+        self._executions: dict[int, str] = {}  # output index -> L1 transaction hash
         self._tree = _Tree()
         self._outputs: list[dict[str, Any]] = []   # accepted outputs by global index
         self._seen_inputs = 0                      # finished inputs folded into _outputs
@@ -385,6 +386,25 @@ class NodeApi:
                 self._claims.sort(key=lambda c: c.last_block)
         return {"epoch_index": last_block // length, "last_block": last_block,
                 "output_count": output_count}
+
+    def add_execution(self, output_index: Any, transaction_hash: Any) -> dict[str, Any]:
+        """Record that voucher ``output_index`` was executed on L1 by ``transaction_hash``
+        (the bridge reports each ``OutputExecuted``); ``InvalidField`` if there is no such
+        voucher here or the hash is malformed."""
+        if (isinstance(output_index, bool) or not isinstance(output_index, int)
+                or output_index < 0):
+            raise InvalidField("output_index", output_index, "non-negative integer")
+        if not isinstance(transaction_hash, str) or _HASH.fullmatch(transaction_hash) is None:
+            raise InvalidField("transaction_hash", transaction_hash, "32-byte hex hash")
+        with self._lock:
+            self._refresh()
+            if (output_index >= len(self._outputs)
+                    or self._outputs[output_index]["decoded"]["type"] != "Voucher"):
+                raise InvalidField("output_index", output_index,
+                                   f"the index of a voucher among this host's "
+                                   f"{len(self._outputs)} outputs")
+            self._executions[output_index] = transaction_hash.lower()
+        return {"output_index": output_index, "transaction_hash": transaction_hash.lower()}
 
     # -------------------------------------------------------------- snapshot
 
@@ -498,7 +518,7 @@ class NodeApi:
             "decoded_data": dict(item["decoded"]),
             "hash": leaf,
             "output_hashes_siblings": siblings,
-            "execution_transaction_hash": None,
+            "execution_transaction_hash": self._executions.get(index),
             "created_at": iso_time(timestamp),
             "updated_at": iso_time(timestamp),
         }

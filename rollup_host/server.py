@@ -949,6 +949,12 @@ class Handler(BaseHTTPRequestHandler):
             body.get("last_block"), body.get("outputs_merkle_root"),
             body.get("output_count"), body.get("transaction_hash")))
 
+    def _dev_executed(self) -> None:
+        """The bridge reports a voucher executed on L1 (``OutputExecuted``)."""
+        body = self._json_body()
+        self._send(200, self.server.node.add_execution(body.get("output_index"),
+                                                       body.get("transaction_hash")))
+
     def _dev_mine(self) -> None:
         body = self._json_body()
         self._send(200, {"block_number": self.host.mine(body.get("blocks", 1))})
@@ -978,6 +984,7 @@ _POST_ROUTES: dict[str, Callable[[Handler], None]] = {
     "/dev/inspect": Handler._dev_inspect,
     "/dev/mine": Handler._dev_mine,
     "/dev/claim": Handler._dev_claim,
+    "/dev/executed": Handler._dev_executed,
     "/rpc": Handler._rpc,
 }
 _GET_ROUTES: dict[str, Callable[[Handler], None]] = {

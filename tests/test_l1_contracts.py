@@ -203,6 +203,7 @@ class FakeHost:
         self.finished = []
         self.seen = []
         self.claims = []
+        self.executed = []
         self.next_output = 0
         host = self
 
@@ -225,6 +226,10 @@ class FakeHost:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.path == "/dev/claim":
                     host.claims.append(body)
+                    self._send({})
+                    return
+                if self.path == "/dev/executed":
+                    host.executed.append(body)
                     self._send({})
                     return
                 self._send(host.advance(body))
@@ -299,11 +304,16 @@ def test_bridge_feeds_claims_and_executes(chain, fake_host):
     assert fake_host.seen[1]["log_index"] >= 0
     assert bridge.claim() is None                      # nothing new to claim
     bridge.validate(0)
-    bridge.execute(1, sender=chain.carol)
+    receipt = bridge.execute(1, sender=chain.carol)
     assert chain.token.call("balanceOf", chain.bob) == 7
     with pytest.raises(Reverted) as exc:
         bridge.execute(1)
     assert exc.value.error == "OutputNotReexecutable"
+    # The execution reaches the host (whoever sent it), once.
+    assert bridge.report_executions() == [1]
+    assert fake_host.executed == [{"output_index": 1,
+                                   "transaction_hash": receipt["transactionHash"]}]
+    assert bridge.report_executions() == []
 
     # A second epoch: a new voucher, a new claim; old proofs move to the new root.
     add_input(chain, chain.alice, {"vouchers": [[chain.token.address, 0, pay(chain.carol, 9)]]})

@@ -536,3 +536,19 @@ def test_serve_options_from_a_deployment_file(tmp_path):
         _host_options(build_parser().parse_args(["serve", "--deployment", str(dep)]))
     with pytest.raises(ValueError, match="epoch_length must be an integer >= 1"):
         HostConfig(epoch_length=0)
+
+
+def test_an_execution_reported_by_the_bridge_shows_on_the_output(node):
+    node.advance(ALICE, notices=[note("n")], vouchers=[[TOKEN, 0, transfer(BOB, 1)]])
+    tx = "0x" + "EF" * 32
+    for body, field in (({"output_index": 0, "transaction_hash": tx}, "output_index"),  # a notice
+                        ({"output_index": 2, "transaction_hash": tx}, "output_index"),  # none
+                        ({"output_index": 1, "transaction_hash": "0x12"}, "transaction_hash"),
+                        ({"output_index": "1", "transaction_hash": tx}, "output_index")):
+        refused = node.session.post(node.url + "/dev/executed", json=body)
+        assert refused.status_code == 400 and field in refused.json()["error"], body
+    assert node.result("cartesi_getOutput", [APP, "0x1"])["data"]["execution_transaction_hash"] is None
+    ok = node.session.post(node.url + "/dev/executed", json={"output_index": 1, "transaction_hash": tx})
+    assert ok.status_code == 200
+    assert node.result("cartesi_getOutput", [APP, "0x1"])["data"][
+        "execution_transaction_hash"] == tx.lower()

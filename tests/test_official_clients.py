@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,9 @@ def test_official_clients_deposit_stream_withdraw_and_execute(stack):
     assert s.token.call("balanceOf", s.bob) == bob_before + STREAM
     assert s.token.call("balanceOf", s.dep["application"]) == DEPOSIT - STREAM
     assert any("claim for block" in line for line in s.bridge_log), s.bridge_log
+    # The bridge reports the execution: the node API then names its transaction.
+    deadline = time.monotonic() + TIMEOUT
+    while (seen := s.client("output", "--output", voucher["index"]))["executionTransactionHash"] is None:
+        assert time.monotonic() < deadline, f"execution never reported: {s.bridge_log}"
+        time.sleep(0.2)
+    assert seen["executionTransactionHash"] == done["transactionHash"] and seen["proven"]
