@@ -38,7 +38,7 @@ from .codec import (
     from_hex,
 )
 from .deployment import deployment_options
-from .server import HostState, make_server, start_in_thread
+from .server import HostState, RollupHostServer, make_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "db" / "dapp.sqlite"  # dapp.py's own default
@@ -140,23 +140,32 @@ def _wait_for_signal(stop: threading.Event, child: subprocess.Popen[bytes] | Non
             return
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _bind(args: argparse.Namespace) -> RollupHostServer | None:
+    """The host, bound and listening; None (said in one line) when it cannot start."""
     try:
-        server = make_server(args.host, args.port, **_host_options(args))
+        return make_server(args.host, args.port, **_host_options(args))
     except ChainMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
         print(f"error: port {args.port} is in use (another `make run`?); stop it or pick --port",
               file=sys.stderr)
+    return None
+
+
+def _serve_in_thread(server: RollupHostServer) -> None:
+    threading.Thread(target=server.serve_forever, name="rollup-host", daemon=True).start()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    server = _bind(args)
+    if server is None:
         return EXIT_ERROR
     cfg = server.host.config
     print(f"rollup host {cfg.rollups} on {server.url} (app {cfg.app}, portal {cfg.portal}, "
           f"block {cfg.block})", flush=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    _serve_in_thread(server)
     _wait_for_signal(threading.Event(), None)
     server.stop()
     return 0
@@ -175,16 +184,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     db = Path(args.db or os.environ.get("DAPP_DB") or DEFAULT_DB)
     args.chain_file = args.chain_file or f"{db}.chain.jsonl"
-    try:
-        server, url = start_in_thread(port=args.port, host=args.host, **_host_options(args))
-    except ChainMismatch as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        print(f"error: port {args.port} is in use (another `make run`?); stop it or pick --port",
-              file=sys.stderr)
+    server = _bind(args)
+    if server is None:
         return EXIT_ERROR
     problem = chain_and_database_disagree(server.host, db)
     if problem:
@@ -192,6 +193,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {problem}; start over with `make reset` (deletes {db} and {args.chain_file})",
               file=sys.stderr)
         return EXIT_ERROR
+    _serve_in_thread(server)
+    url = server.url
     cfg = server.host.config
     status = server.host.status()
     if status["processed_input_count"] or status["queued"]:

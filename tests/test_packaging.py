@@ -188,7 +188,7 @@ def python_command(command: list[str]) -> list[str]:
     return [sys.executable, *command[1:]]
 
 
-def wait_until(check, timeout: float = 20.0) -> None:
+def wait_until(check, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
