@@ -37,6 +37,7 @@ elif [ $rc != 0 ]; then
     exit $rc
 fi
 RPY="$VENV/bin/python"
+echo "== riscv64 environment ready after $(( $(date +%s) - START )) s: $VENV"
 echo "== emulated interpreter: $("$RPY" -c 'import platform, sqlite3, sys; print(f"platform.machine() = {platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")')"
 
 echo "== native host, dapp.py on riscv64: import check, README round trip, recorded log native vs emulated"
