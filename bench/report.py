@@ -370,7 +370,11 @@ def riscv_lines(result: dict) -> list[str]:
         "## riscv64 (emulated): the DApp on the Cartesi machine's architecture",
         "",
         f"`{meta['command']}` on {m['cpu']} ({m['cores']} cores), commit {m['commit']}, {m['date']}; the run took"
-        f" {meta['wall_s'] / 60:.1f} min, load average at its end {meta['loadavg_end'][0]:.1f}. One hub database"
+        f" {meta['wall_s'] / 60:.1f} min, load average at start / end {result['loadavg_start'][0]:.1f} /"
+        f" {meta['loadavg_end'][0]:.1f}" + (" (other work shared the CPU: the inputs/s of both runs are lower than on an"
+                                            " idle machine; CPU per input is the steadier figure)"
+                                            if max(result['loadavg_start'][0], meta['loadavg_end'][0]) > 1.2 else "")
+        + f". One hub database"
         f" built natively at {result['size']:,} streams, copied for each run; the local host and the driver native;"
         f" dapp.py on native Python {m['python']} (SQLite {m['sqlite']}), then on {r['machine']} Python {r['python']}"
         f" (Debian trixie, SQLite {r['sqlite']}) under qemu-user (`riscv/setup.sh`), each for {native['inputs']:,}"
@@ -386,8 +390,8 @@ def riscv_lines(result: dict) -> list[str]:
         "",
         f"Emulated, dapp.py drains {rate:.1f}× fewer inputs per second on one core and spends {cpu:.1f}× the CPU per"
         " input. The closest measure here of the DApp's cost inside a Cartesi machine, not that cost: qemu-user"
-        " translates riscv64 code to this machine's, the Cartesi machine emulator interprets it, with its own"
-        " kernel and no JIT; no target is set yet.",
+        " translates riscv64 code into this machine's own, while the Cartesi machine's emulator runs it its own way"
+        " under its own kernel, at a speed not measured here. No target is set yet.",
     ]
 
 
