@@ -76,7 +76,7 @@ include Makefile.l1
 
 # The Cartesi machine's riscv64 Python 3.13, emulated (qemu-user, Debian trixie; cached in .riscv/):
 # suite, README round trip and a recorded log native vs emulated. Needs root the first time.
-# bench-riscv: the HTTP loop with dapp.py emulated beside native, hub at 100,000 streams (~10 min).
+# bench-riscv: the HTTP loop with dapp.py emulated beside native, hub at 100,000 streams (~2 min).
 .PHONY: riscv-test bench-riscv
 riscv-test: $(VENV)/.installed-dev
 	bash riscv/test.sh $(PY)

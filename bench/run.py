@@ -4,7 +4,7 @@ own process; then write results/<scenario>.json, RESULTS.md and results/scaling.
     python -m bench            # full: 25,000 / 100,000 / 1,000,000 streams (~25-30 min on 2 cores)
     python -m bench --quick    # 500 / 2,000 streams, fewer samples (< 60 s; CI)
     python -m bench --riscv    # the HTTP loop with dapp.py on riscv64 Python 3.13 (emulated)
-                               # beside native, hub at 100,000 streams (~10 min)
+                               # beside native, hub at 100,000 streams (~2 min)
 
 Exits non-zero only when a run crashes, never on a missed target.
 """
