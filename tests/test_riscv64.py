@@ -87,6 +87,8 @@ def test_readme_round_trip_with_the_dapp_emulated(tmp_path):
     server, url = start_in_thread(port=0, wait_timeout=float(WAIT))
     dapp = start_dapp(RISCV_PYTHON, url, tmp_path / "dapp.sqlite")
     try:
+        # ready once it has answered one request: the CLI's own wait (60 s) is then ample
+        assert server.host.wait(server.host.enqueue_inspect(b"state-hash"), timeout=WAIT)
         code, out = cli(url, "deposit", "--token", T, "--from", ALICE, "--amount", "100000000000000000000")
         assert code == 0 and "input #0 accepted" in out, out
         code, out = cli(url, "send", "--from", ALICE, '{"op":"open_stream","token":"' + T + '","receiver":"' + BOB
