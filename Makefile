@@ -73,3 +73,13 @@ fuzz: $(VENV)/.installed-fuzz
 	$(PY) fuzz/fuzz_decoders.py -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_ARGS)
 
 include Makefile.l1
+
+# The Cartesi machine's riscv64 Python 3.13, emulated (qemu-user, Debian trixie; cached in .riscv/):
+# suite, README round trip and a recorded log native vs emulated. Needs root the first time.
+# bench-riscv: the HTTP loop with dapp.py emulated beside native, hub at 100,000 streams (~2 min).
+.PHONY: riscv-test bench-riscv
+riscv-test: $(VENV)/.installed-dev
+	bash riscv/test.sh $(PY)
+
+bench-riscv: $(VENV)/.installed-bench
+	$(PY) -m bench --riscv

@@ -79,6 +79,15 @@ def loop_plan(n: int, warm: int) -> tuple[int, int]:
     return inputs // len(MIX) + 6, inputs // INPUTS_PER_BLOCK + 3
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (/proc/<pid>/stat). Under
+    emulation the process is qemu running the whole riscv64 interpreter: its CPU is the
+    DApp's, translation included."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _statuses(records: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
     for rec in records:
@@ -95,9 +104,12 @@ def _pin(cpus: set[int]) -> None:
 
 
 def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
-             cancels: list[tuple[int, bytes]], logdir: str) -> dict:
+             cancels: list[tuple[int, bytes]], logdir: str, python: str = sys.executable,
+             log_label: str = "") -> dict:
     """A queued drain and a closed loop on one core, then a queued drain on every core,
-    of ``n`` inputs each; returns inputs/s and latencies.
+    of ``n`` inputs each; returns inputs/s, latencies and dapp.py's CPU per input.
+    ``python`` runs dapp.py (``python -m bench --riscv``: the emulated riscv64 one), whose
+    log gets ``log_label`` in its name.
 
     Queued: ``warm`` + n inputs wait in the host before a fresh dapp.py starts, as a node
     holds the inputs it read from the chain; the rate is timed from the end of the warm-up
@@ -119,7 +131,7 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
     # scan of the environment for proxy settings (~0.3 ms a call here).
     client.session.trust_env = False
     env = dict(os.environ, ROLLUP_HTTP_SERVER_URL=url, DAPP_DB=db_path, PYTHONUNBUFFERED="1")
-    log = open(os.path.join(logdir, f"dapp-{sc.name}-{sc.size}.log"), "w")
+    log = open(os.path.join(logdir, f"dapp-{sc.name}-{sc.size}{log_label and '-' + log_label}.log"), "w")
     proc = None
     open_ids = iter(cancels)
     out: dict = {"inputs": n, "cpus": len(every_cpu)}
@@ -146,10 +158,11 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
         items = batch(warm + n, seed)
         for item in items:
             send(item, False)
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
+        proc = subprocess.Popen([python, os.path.join(ROOT, "dapp.py")], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         bar = progress(warm + n, label)
         marks: dict[int, float] = {}  # inputs done -> when first seen
+        cpu: dict[int, float] = {}  # inputs done -> dapp.py's CPU seconds then
         seen = 0
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline:
@@ -158,6 +171,7 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
             for mark in (1, warm, len(items)):
                 if done >= mark and mark not in marks:
                     marks[mark] = now
+                    cpu[mark] = _cpu_s(proc.pid)
             bar.update(done - seen)
             seen = done
             if done >= len(items):
@@ -167,6 +181,7 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
             time.sleep(0.005)  # on the loop's one core too: polling must stay light
         bar.close()
         return {"inputs_per_s": n / (marks[len(items)] - marks[warm]),
+                "dapp_cpu_us_per_input": (cpu[len(items)] - cpu[warm]) / n * 1e6,
                 "warm_up": {"inputs": warm, "inputs_per_s": (warm - 1) / (marks[warm] - marks[1])},
                 "statuses": _statuses(client.outputs(done0 + warm))}
 
@@ -176,15 +191,16 @@ def run_http(db_path: str, sc: Scenario, first_block: int, n: int, warm: int,
         lat: list[int] = []
         results: list[dict] = []
         bar = progress(n, "http closed loop, one core")
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_s(proc.pid)
         for item in batch(n, seed=6):
             t = time.perf_counter_ns()
             results.append(send(item, True))
             lat.append(time.perf_counter_ns() - t)
             bar.update(1)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu_used = time.perf_counter() - t0, _cpu_s(proc.pid) - cpu0
         bar.close()
-        out["closed_loop"] = {"inputs_per_s": n / elapsed, "latency": summarize(lat), "statuses": _statuses(results)}
+        out["closed_loop"] = {"inputs_per_s": n / elapsed, "dapp_cpu_us_per_input": cpu_used / n * 1e6,
+                              "latency": summarize(lat), "statuses": _statuses(results)}
         out["dapp_peak_rss_mb"] = _vmhwm_mb(proc.pid)
         if len(every_cpu) > 1:
             stop(proc)

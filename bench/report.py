@@ -251,6 +251,10 @@ def write_markdown(results: dict, meta: dict, md_path: str, out_dir: str) -> Non
         churn = _churn_line(runs, sizes)
         if churn:
             lines += ["", churn]
+    riscv_path = os.path.join(out_dir, "riscv64.json")
+    if os.path.exists(riscv_path):  # python -m bench --riscv
+        with open(riscv_path) as fh:
+            lines += [""] + riscv_lines(json.load(fh))
     with open(md_path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 
@@ -342,6 +346,60 @@ def _http_line(runs: dict, sizes: list[int]) -> Optional[str]:
                        if spread else "")
                     + f"; dapp.py peak RSS {h.get('dapp_peak_rss_mb') or 0:,.0f} MB.")
     return None
+
+
+def riscv_lines(result: dict) -> list[str]:
+    """The section of ``python -m bench --riscv``: the HTTP loop with dapp.py native and on
+    the emulated riscv64 Python 3.13, from one database."""
+    meta, runs = result["meta"], result["http_by_python"]
+    m, r = meta["machine"], meta["riscv64"]
+    native, riscv = runs["native"], runs["riscv64"]
+
+    def row(label: str, h: dict) -> str:
+        q, c = h["queued"], h["closed_loop"]
+        spread = h.get("queued_all_cores")
+        return (f"| {label} | **{q['inputs_per_s']:,.0f}** | {q['dapp_cpu_us_per_input']:,.0f} |"
+                f" {q['warm_up']['inputs_per_s']:,.0f} | {c['inputs_per_s']:,.0f} | {c['dapp_cpu_us_per_input']:,.0f} |"
+                f" {c['latency']['median_us'] / 1000:.1f} / {c['latency']['p99_us'] / 1000:.1f} |"
+                + (f" {spread['inputs_per_s']:,.0f} |" if spread else " – |"))
+
+    rate = native["queued"]["inputs_per_s"] / riscv["queued"]["inputs_per_s"]
+    cpu = riscv["queued"]["dapp_cpu_us_per_input"] / native["queued"]["dapp_cpu_us_per_input"]
+    statuses = {k: h[p]["statuses"] for k, h in runs.items() for p in ("queued",)}
+    return [
+        "## riscv64 (emulated): the DApp on the Cartesi machine's architecture",
+        "",
+        f"`{meta['command']}` on {m['cpu']} ({m['cores']} cores), commit {m['commit']}, {m['date']}; the run took"
+        f" {meta['wall_s'] / 60:.1f} min, load average at start / end {result['loadavg_start'][0]:.1f} /"
+        f" {meta['loadavg_end'][0]:.1f}" + (" (other work shared the CPU: the inputs/s of both runs are lower than on an"
+                                            " idle machine; CPU per input is the steadier figure)"
+                                            if max(result['loadavg_start'][0], meta['loadavg_end'][0]) > 1.2 else "")
+        + f". One hub database"
+        f" built natively at {result['size']:,} streams, copied for each run; the local host and the driver native;"
+        f" dapp.py on native Python {m['python']} (SQLite {m['sqlite']}), then on {r['machine']} Python {r['python']}"
+        f" (Debian trixie, SQLite {r['sqlite']}) under qemu-user (`riscv/setup.sh`), each for {native['inputs']:,}"
+        f" inputs per measurement (deposit, open, transfer, withdraw, cancel in turn) as in the full run's HTTP loop."
+        f" CPU per input is dapp.py's own (user + system, from /proc; under emulation, qemu's), over the same"
+        f" inputs. Statuses: {statuses}.",
+        "",
+        "| dapp.py on | queued, one core: inputs/s | CPU µs / input | warm-up inputs/s | closed loop inputs/s"
+        " | CPU µs / input | latency median / p99 ms | queued, all cores: inputs/s |",
+        "|---|---|---|---|---|---|---|---|",
+        row(f"native amd64, Python {m['python']}", native),
+        row(f"{r['machine']}, Python {r['python']}, emulated", riscv),
+        "",
+        f"Emulated, dapp.py drains {rate:.1f}× fewer inputs per second on one core and spends {cpu:.1f}× the CPU per"
+        " input. The closest measure here of the DApp's cost inside a Cartesi machine, not that cost: qemu-user"
+        " translates riscv64 code into this machine's own, while the Cartesi machine's emulator runs it its own way"
+        " under its own kernel, at a speed not measured here. No target is set yet.",
+    ]
+
+
+def riscv_summary(result: dict) -> str:
+    native, riscv = result["http_by_python"]["native"], result["http_by_python"]["riscv64"]
+    return (f"riscv64 emulated: {riscv['queued']['inputs_per_s']:,.0f} inputs/s, {riscv['queued']['dapp_cpu_us_per_input']:,.0f}"
+        f" µs CPU per input; native: {native['queued']['inputs_per_s']:,.0f} inputs/s,"
+        f" {native['queued']['dapp_cpu_us_per_input']:,.0f} µs ({result['size']:,} hub streams, queued, one core)")
 
 
 def _churn_line(runs: dict, sizes: list[int]) -> Optional[str]:

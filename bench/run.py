@@ -3,6 +3,8 @@ own process; then write results/<scenario>.json, RESULTS.md and results/scaling.
 
     python -m bench            # full: 25,000 / 100,000 / 1,000,000 streams (~25-30 min on 2 cores)
     python -m bench --quick    # 500 / 2,000 streams, fewer samples (< 60 s; CI)
+    python -m bench --riscv    # the HTTP loop with dapp.py on riscv64 Python 3.13 (emulated)
+                               # beside native, hub at 100,000 streams (~2 min)
 
 Exits non-zero only when a run crashes, never on a missed target.
 """
@@ -66,6 +68,55 @@ def run_worker(args, scenario: str, size: int, impl: str, http: bool, workdir: s
     return result
 
 
+RISCV_SIZE = 100_000
+
+
+def riscv_python() -> str | None:
+    """The emulated interpreter: $RISCV_PYTHON, else the one riscv/setup.sh builds or reuses."""
+    if os.environ.get("RISCV_PYTHON"):
+        return os.environ["RISCV_PYTHON"]
+    proc = subprocess.run(["bash", os.path.join(ROOT, "riscv", "setup.sh")], cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True)
+    if proc.returncode != 0:
+        return None
+    return os.path.join(proc.stdout.strip().splitlines()[-1], "bin", "python")
+
+
+def riscv(args, size: int, out_dir: str, md_path: str, scenarios: list[str]) -> int:
+    """The same HTTP loop, dapp.py native then emulated riscv64, on copies of one database
+    built natively; then RESULTS.md is redrawn from the results directory with the figures."""
+    python = riscv_python()
+    if python is None:
+        print("!! no emulated riscv64 Python (riscv/setup.sh needs root the first time)", file=sys.stderr)
+        return 1
+    facts = subprocess.run([python, "-c", "import platform, sqlite3; print(platform.machine(),"
+                            " platform.python_version(), sqlite3.sqlite_version)"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-riscv-") as workdir:
+        out = os.path.join(workdir, "riscv.json")
+        cmd = [sys.executable, "-m", "bench.worker", "--scenario", "hub", "--size", str(size), "--impl", "ours",
+               "--profile", args.profile, "--workdir", workdir, "--out", out, "--http", "--http-only",
+               "--http-python", f"native={sys.executable}", "--http-python", f"riscv64={python}"]
+        print(f"== hub {size:,} streams, HTTP loop native and riscv64 ({' '.join(facts)})", file=sys.stderr, flush=True)
+        if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+            return 1
+        with open(out) as fh:
+            result = json.load(fh)
+    result["meta"] = {"machine": machine(), "riscv64": dict(zip(("machine", "python", "sqlite"), facts)),
+                      "command": "python -m bench --riscv" + (" --quick" if args.quick else ""), "wall_s": time.perf_counter() - t0,
+                      "loadavg_end": os.getloadavg()}
+    with open(os.path.join(out_dir, "riscv64.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(report.riscv_summary(result))
+    if os.path.exists(os.path.join(out_dir, "meta.json")):
+        with open(os.path.join(out_dir, "meta.json")) as fh:
+            meta = json.load(fh)
+        report.write_markdown(report.load(out_dir, scenarios), meta, md_path, out_dir)
+        print(f"wrote {md_path}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes and samples (CI smoke run)")
@@ -76,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="results directory (default bench/results, quick: bench/results/quick)")
     p.add_argument("--md", help="markdown table (default bench/RESULTS.md, quick: <out>/RESULTS.md)")
     p.add_argument("--workdir", help="where the databases go (default: a temporary directory)")
+    p.add_argument("--riscv", action="store_true",
+                   help="HTTP loop with dapp.py native and on the emulated riscv64 Python 3.13 (riscv/setup.sh,"
+                        " or $RISCV_PYTHON), on one database built natively (hub, --sizes, default 100,000);"
+                        " writes results/riscv64.json and its section of RESULTS.md")
     p.add_argument("--report-only", action="store_true",
                    help="only redraw RESULTS.md and the figure from the results directory")
     args = p.parse_args(argv)
@@ -88,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     md_path = args.md or (os.path.join(out_dir, "RESULTS.md") if args.quick else os.path.join(HERE, "RESULTS.md"))
     os.makedirs(out_dir, exist_ok=True)
     scenarios = [s for s in args.scenarios.split(",") if s]
+    if args.riscv:
+        return riscv(args, int(args.sizes or (QUICK_SIZES[-1] if args.quick else RISCV_SIZE)), out_dir, md_path,
+                     scenarios)
     if args.report_only:
         with open(os.path.join(out_dir, "meta.json")) as fh:
             meta = json.load(fh)

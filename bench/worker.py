@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import random
+import sqlite3
 import sys
 import time
 
@@ -47,7 +48,9 @@ def run(args: argparse.Namespace) -> dict:
                        "db_bytes_per_stream": size / sc.size, "open_streams": impl.open_count(now),
                        "peak_rss_mb": peak_rss_mb()}
     clock = Clock(now)
-    if sc.name == "churn":
+    if args.http_only:
+        pass
+    elif sc.name == "churn":
         result["ops"] = measure_churn(impl, sc, clock, prof["churn_opens"], prof["churn_blocks"],
                                       prof["churn_reads"], prof["churn_budget"])
     else:
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> dict:
         result["ops"].update(measure_writes(impl, sc, clock, prof["writes"], prof["budget"]))
     if args.impl == "ours":
         clock.block += 1
-        result["router"] = measure_router(impl, sc, clock, prof["router"], prof["budget"])
+        if not args.http_only:
+            result["router"] = measure_router(impl, sc, clock, prof["router"], prof["budget"])
         if args.http:
             rng = random.Random(3)
             used: set = set()
@@ -66,8 +70,22 @@ def run(args: argparse.Namespace) -> dict:
             count, blocks = loop_plan(n, warm)
             cancels = [pick_open_stream(impl, rng, sc.size, block + blocks, used) for _ in range(count)]
             impl.close()
-            result["http"] = run_http(path, sc, block, n, warm, [(s, row[0]) for s, row in cancels],
-                                      args.workdir)
+            cancels = [(s, row[0]) for s, row in cancels]
+            if args.http_python:
+                # each interpreter drives the loop from the same database, built once here
+                result["http_by_python"] = {}
+                for label, python in (spec.split("=", 1) for spec in args.http_python):
+                    copy = os.path.join(args.workdir, f"{label}-{sc.name}-{sc.size}.sqlite")
+                    remove_db(copy)
+                    src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+                    src.backup(dst)
+                    src.close()
+                    dst.close()
+                    result["http_by_python"][label] = run_http(copy, sc, block, n, warm, cancels, args.workdir,
+                                                               python=python, log_label=label)
+                    remove_db(copy)
+            else:
+                result["http"] = run_http(path, sc, block, n, warm, cancels, args.workdir)
             impl = None
     result["peak_rss_mb"] = peak_rss_mb()
     result["loadavg_end"] = os.getloadavg()
@@ -86,6 +104,10 @@ def main() -> None:
     p.add_argument("--profile", default="full", choices=sorted(PROFILES))
     p.add_argument("--accounts", type=int, default=10_000, help="accounts in spread and churn")
     p.add_argument("--http", action="store_true", help="also run the full HTTP loop (ours)")
+    p.add_argument("--http-python", action="append", metavar="LABEL=PYTHON",
+                   help="run the HTTP loop with dapp.py on this interpreter, each from a copy of the same"
+                        " database (repeatable); results under http_by_python")
+    p.add_argument("--http-only", action="store_true", help="build, then only the HTTP loop")
     p.add_argument("--workdir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--keep-db", action="store_true")

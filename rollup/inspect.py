@@ -77,8 +77,9 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
     for key in positional:
         if key not in fields:
             raise InvalidInput.missing(key, f"{route} requires {key}")
-    for key in _INT_FIELDS & set(fields):
-        fields[key] = _int(key, fields[key])
+    for key in (*positional, *optional):  # in the route's order: a set's order follows the hash seed
+        if key in _INT_FIELDS and key in fields:
+            fields[key] = _int(key, fields[key])
     if "block" in optional:
         fields.setdefault("block", default_block)
     return route, fields

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make riscv-test: the DApp on the Cartesi machine's architecture, riscv64 Python 3.13,
+# under qemu-user (no Docker, no binfmt). Builds or reuses the environment
+# (riscv/setup.sh: needs root the first time), then
+#   1. prints the emulated interpreter's machine, Python and SQLite versions;
+#   2. natively, with RISCV_PYTHON set, tests/test_riscv64.py: the import check, the README
+#      round trip with dapp.py emulated and the host native, and one recorded input log
+#      through dapp.py native and emulated (byte-identical outputs and state hash);
+#   3. emulated, the test suite minus what cannot run there (EXCLUDED below, with why).
+# Usage: riscv/test.sh NATIVE_PYTHON
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+NATIVE="${1:-.venv/bin/python}"
+START=$(date +%s)
+
+# Not run emulated, and why:
+EXCLUDED=(
+    # the L1 side (anvil, an amd64 binary from npm, solc-js and node): it never runs in the
+    # Cartesi machine; the DApp's side of it is the round trip and the recorded log below
+    --ignore=tests/test_l1_roundtrip.py --ignore=tests/test_l1_contracts.py
+    # host-side tools: JupyterLab/matplotlib for the notebook; PyYAML and hadolint (an
+    # amd64 binary wheel) to check the Dockerfile and compose files, which no machine runs
+    --ignore=tests/test_notebook.py --ignore=tests/test_packaging.py
+    # runs natively in step 2, driving the emulated interpreter
+    --ignore=tests/test_riscv64.py
+)
+
+VENV="$(bash riscv/setup.sh)"
+rc=$?
+if [ $rc = 77 ]; then
+    echo "riscv-test: SKIPPED (needs root once to install qemu-user-static, mmdebstrap and the cross compiler"
+    echo "            and to build .riscv/; run it as root, or where the cache exists)"
+    exit 0
+elif [ $rc != 0 ]; then
+    echo "riscv-test: setting up the riscv64 environment failed (exit $rc)"
+    exit $rc
+fi
+RPY="$VENV/bin/python"
+echo "== riscv64 environment ready after $(( $(date +%s) - START )) s: $VENV"
+echo "== emulated interpreter: $("$RPY" -c 'import platform, sqlite3, sys; print(f"platform.machine() = {platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")')"
+
+echo "== native host, dapp.py on riscv64: import check, README round trip, recorded log native vs emulated"
+RISCV_PYTHON="$RPY" "$NATIVE" -m pytest -q -p no:cacheprovider -rs tests/test_riscv64.py
+native_rc=$?
+
+echo "== the test suite on riscv64 Python 3.13 (emulated), without: ${EXCLUDED[*]//--ignore=/}"
+"$RPY" -m pytest -q -p no:cacheprovider tests "${EXCLUDED[@]}"
+emulated_rc=$?
+
+echo "== riscv-test took $(( $(date +%s) - START )) s (tests/test_riscv64.py exit $native_rc, emulated suite exit $emulated_rc)"
+[ $native_rc = 0 ] && [ $emulated_rc = 0 ]

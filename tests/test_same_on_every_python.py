@@ -1,0 +1,126 @@
+"""One behaviour on every Python: CI runs amd64 Python 3.11 (SQLite 3.40), the Cartesi
+machine riscv64 Python 3.13 (SQLite 3.46). Whatever differs between versions or between
+processes must not reach a report, a notice, a voucher or the state.
+
+Found and pinned here:
+* nesting: ``json.loads`` recurses ~1,000 deep on 3.11 (less the caller's stack), ~9,000 on
+  3.13, so a 5,000-deep payload was refused as ``payload`` on one and reached the field
+  checks on the other; ``rollup.ops.MAX_DEPTH`` now decides, before ``json.loads``;
+* the json module's messages: 3.13 words a trailing comma its own way, at another
+  character; reports no longer quote them;
+* the hash seed: an inspect with several bad integer fields reported whichever a set's
+  order (the per-process string hash) put first.
+``make riscv-test`` runs this file on riscv64 Python 3.13 too, and compares a recorded log's
+outputs and state native against emulated (tests/test_riscv64.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fuzz.harness import ALICE, BOB, TOKEN, Node
+from rollup.ops import MAX_DEPTH, load_json, nests_deeper_than
+from streamable_token.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parent.parent
+DEEP = b'{"error":{"field":"payload","message":"invalid payload: got \'deeply nested JSON\', expected JSON nested at most 64 deep","type":"InvalidInput"}}'
+MALFORMED = b'{"error":{"field":"payload","message":"invalid payload: got \'malformed JSON\', expected valid JSON","type":"InvalidInput"}}'
+
+
+def report(result) -> bytes:
+    assert result.status == "reject", result.decoded()
+    assert [o.kind for o in result.outputs] == ["report"]
+    return bytes.fromhex(result.outputs[0].body["payload"][2:])
+
+
+def in_token(depth: int) -> bytes:
+    return b'{"op":"withdraw","token":' + b"[" * depth + b"]" * depth + b',"amount":"1"}'
+
+
+def test_the_limit_is_64_and_exact():
+    assert MAX_DEPTH == 64
+    node = Node()
+    at_limit = json.loads(report(node.advance(ALICE, in_token(MAX_DEPTH - 1), block=1)))["error"]  # + the object
+    assert at_limit["field"] == "token"
+    assert report(node.advance(ALICE, in_token(MAX_DEPTH), block=1)) == DEEP
+    assert load_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+    with pytest.raises(InvalidInput) as err:
+        load_json(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    assert err.value.field == "payload"
+
+
+@pytest.mark.parametrize("depth", [65, 999, 1_000, 2_000, 5_000, 8_999, 9_001, 30_000])
+def test_deep_payloads_get_one_report_whatever_the_recursion_limit(depth):
+    """Between ~1,000 and ~9,000 levels 3.11 and 3.13 disagreed; a raised recursion limit
+    let 3.11 parse them too. Advance and inspect, default and raised limit: one report."""
+    node = Node()
+    old = sys.getrecursionlimit()
+    got = set()
+    try:
+        for limit in (old, 100_000):
+            sys.setrecursionlimit(limit)
+            got.add(report(node.advance(ALICE, in_token(depth), block=1)))
+            got.add(report(node.inspect(b'{"route":' + b"[" * depth + b"]" * depth + b"}")))
+    finally:
+        sys.setrecursionlimit(old)
+    assert got == {DEEP}
+
+
+def test_brackets_in_strings_do_not_count_and_scanning_stops_at_an_open_string():
+    inside = b'{"op":"withdraw","token":"' + b"[" * 5_000 + b'","amount":"1"}'
+    assert json.loads(report(Node().advance(ALICE, inside, block=1)))["error"]["field"] == "token"
+    assert not nests_deeper_than('["\\"' + "[" * 100 + '"]')  # an escaped quote does not end the string
+    assert nests_deeper_than("[" * 65 + '"' + "]" * 65)
+    # a string never closed: everything after it is inside it; invalid JSON, refused as such
+    assert report(Node().advance(ALICE, b'["' + b"[" * 5_000, block=1)) == MALFORMED
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"op":"withdraw","token":"' + TOKEN.encode() + b'","amount":"1",}',  # 3.13: "Illegal trailing comma"
+    b'{"op":"batch","ops":[{"op":"withdraw","token":"' + TOKEN.encode() + b'","amount":"1"},]}',
+    b'{"op":"withdraw"',
+    b'{"op" "withdraw"}',
+    b'{"op":"withdraw\x01"}',
+    b'{"op":"\\x"}',
+    b"{} []",
+    b"",
+])
+def test_malformed_json_reads_the_same_on_every_python(payload):
+    assert report(Node().advance(ALICE, payload, block=1)) == MALFORMED
+
+
+CORPUS_RUN = """
+import hashlib, json, sys
+from pathlib import Path
+from fuzz.harness import ALICE, PORTAL, Node
+corpus = Path("tests/corpus")
+h = hashlib.sha256()
+for case in sorted(p for p in corpus.glob("*/*") if p.parent.name in ("advance", "inspect", "portal")):
+    node = Node()
+    node.deposit("%s", ALICE, 10**6, block=5)
+    data = case.read_bytes()
+    r = node.inspect(data) if case.parent.name == "inspect" else node.advance(PORTAL if case.parent.name == "portal" else ALICE, data, block=6)
+    h.update(json.dumps([case.name, r.status, [[o.kind, o.body] for o in r.outputs]], sort_keys=True).encode())
+extra = ("streams/%s?active_at=x&after=y&limit=z", '{"route":"streams","account":"%s","limit":"a","after":"b","active_at":"c"}')
+for query in extra:
+    r = Node().inspect(query.encode())
+    h.update(json.dumps([r.status, [[o.kind, o.body] for o in r.outputs]]).encode())
+print(h.hexdigest())
+""" % (TOKEN, ALICE, BOB)
+
+
+def test_outputs_do_not_depend_on_the_hash_seed():
+    """Every corpus case and two inspects with several bad integer fields, in processes
+    with different string hash seeds: the same reports, byte for byte."""
+    digests = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", CORPUS_RUN], cwd=ROOT, env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1, digests
