@@ -2,6 +2,6 @@
 
 Only stores and loads: no stream math lives here. The caller owns the transaction.
 """
-from db.schema import SCHEMA_VERSION, connect, migrate
+from streamable_token.schema import SCHEMA_VERSION, connect, migrate
 
 __all__ = ["SCHEMA_VERSION", "connect", "migrate"]

@@ -35,9 +35,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 with atheris.instrument_imports():
-    from rollup import codec, ops
-    from rollup import inspect as routes
-    from rollup.router import Config, Router
+    from streamable_token.rollup import codec, ops
+    from streamable_token.rollup import inspect as routes
+    from streamable_token.rollup.router import Config, Router
     from streamable_token import StreamableToken, StreamError
     from fuzz.harness import ALICE, BOB, MALLORY, PORTAL, TOKEN, Node, check_invariants, metadata
 

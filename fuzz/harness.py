@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 from eth_abi import decode as abi_decode
 
-from rollup.codec import PORTALS, encode_deposit
-from rollup.router import Config, Output, Router
+from streamable_token.rollup.codec import PORTALS, encode_deposit
+from streamable_token.rollup.router import Config, Output, Router
 from rollup_host.codec import DEFAULT_APP_ADDRESS, DEFAULT_CHAIN_ID, block_timestamp, prev_randao
 from streamable_token import Status, StreamableToken
 from streamable_token.addresses import checksum, parse_address

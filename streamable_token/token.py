@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
-from db import store
-from db.schema import connect
+from streamable_token import store
+from streamable_token.schema import connect
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import (
     InsufficientFunds,

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from db import connect
+from streamable_token.schema import connect
 from streamable_token import (
     MAX_UINT256,
     InsufficientFunds,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from db import connect
-from db.schema import SCHEMA_VERSION
+from streamable_token.schema import connect
+from streamable_token.schema import SCHEMA_VERSION
 from streamable_token import StreamableToken
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1.sqlite"

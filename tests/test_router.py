@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from rollup.codec import PORTALS, encode_deposit
-from rollup.router import Output, OutputRefused, Router
+from streamable_token.rollup.codec import PORTALS, encode_deposit
+from streamable_token.rollup.router import Output, OutputRefused, Router
 from streamable_token import StreamableToken
 
 TOKEN = "0x1111111111111111111111111111111111111111"

@@ -5,7 +5,7 @@ import hashlib
 import sqlite3
 from typing import Iterable, Iterator, Optional, Sequence
 
-from db.codec import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
+from streamable_token.blobs import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
 from streamable_token.schedule import ZERO, Delta, Ledger, Side
 
 EMPTY = bytearray()

@@ -22,11 +22,11 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from db import store
-from db.schema import connect_read_only
-from rollup import inspect as inspect_routes
-from rollup.inspect import stream_json
-from rollup.codec import (
+from streamable_token import store
+from streamable_token.schema import connect_read_only
+from streamable_token.rollup import inspect as inspect_routes
+from streamable_token.rollup.inspect import stream_json
+from streamable_token.rollup.codec import (
     PORTALS,
     Metadata,
     canonical_json,
@@ -37,7 +37,7 @@ from rollup.codec import (
     transfer_call,
     voucher_body,
 )
-from rollup.ops import Op, parse_command
+from streamable_token.rollup.ops import Op, parse_command
 from streamable_token import StreamableToken, StreamError
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput

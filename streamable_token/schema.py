@@ -11,7 +11,7 @@ import sqlite3
 import struct
 from typing import Callable, Iterator, Optional, Union
 
-from db.codec import blob_to_int, int_to_blob
+from streamable_token.blobs import blob_to_int, int_to_blob
 
 LEDGERS_V2 = """
     -- What an account holds of a token, settled at `block`: available and committed
@@ -84,7 +84,7 @@ def _summaries_out_of_ledger_rows(conn: sqlite3.Connection) -> None:
     """2: pending events move out of the ledger row into summable rows (side_events, or
     tree nodes as limbs) and each side gets the summary that lets most reads skip them."""
     # (imported here: the store imports the domain, which imports this module)
-    from db.store import add_event, store_nodes
+    from streamable_token.store import add_event, store_nodes
     from streamable_token.schedule import ZERO, add, event_delta, prefix_sum, query_path, sub
 
     conn.execute("ALTER TABLE ledgers RENAME TO ledgers_v1")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rollup.ops import load_json
+from streamable_token.rollup.ops import load_json
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
