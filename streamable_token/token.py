@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from streamable_token import store
-from streamable_token.schema import connect
+from streamable_token.schema import connect, migrate
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import (
     InsufficientFunds,
@@ -89,7 +89,11 @@ class StreamableToken:
     """
 
     def __init__(self, db: Union[str, sqlite3.Connection]) -> None:
-        self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+        if isinstance(db, sqlite3.Connection):
+            migrate(db)
+            self.conn = db
+        else:
+            self.conn = connect(db)
         self._savepoints = True
 
     def close(self) -> None:
