@@ -5,6 +5,7 @@ import hashlib
 import sqlite3
 from typing import Iterable, Iterator, Optional, Sequence
 
+from streamable_token.schema import HASHED_TABLES
 from streamable_token.blobs import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
 from streamable_token.schedule import ZERO, Delta, Ledger, Side
 
@@ -17,7 +18,7 @@ EMPTY = bytearray()
 
 
 def find_token(conn: sqlite3.Connection, address: bytes) -> Optional[int]:
-    row = conn.execute("SELECT id FROM tokens WHERE address = ?", (bytearray(address),)).fetchone()
+    row = conn.execute("SELECT id FROM st_tokens WHERE address = ?", (bytearray(address),)).fetchone()
     return row[0] if row else None
 
 
@@ -26,7 +27,7 @@ def ensure_token(conn: sqlite3.Connection, address: bytes) -> int:
     if found is not None:
         return found
     return conn.execute(
-        "INSERT INTO tokens (address, deposited, withdrawn) VALUES (?, ?, ?)",
+        "INSERT INTO st_tokens (address, deposited, withdrawn) VALUES (?, ?, ?)",
         (bytearray(address), EMPTY, EMPTY),
     ).lastrowid
 
@@ -34,24 +35,24 @@ def ensure_token(conn: sqlite3.Connection, address: bytes) -> int:
 def load_token_totals(conn: sqlite3.Connection, token_id: int) -> tuple[int, int]:
     """(deposited, withdrawn) of a token, cumulative."""
     dep, wd = conn.execute(
-        "SELECT deposited, withdrawn FROM tokens WHERE id = ?", (token_id,)
+        "SELECT deposited, withdrawn FROM st_tokens WHERE id = ?", (token_id,)
     ).fetchone()
     return blob_to_uint(dep), blob_to_uint(wd)
 
 
 def store_token_totals(conn: sqlite3.Connection, token_id: int, deposited: int, withdrawn: int) -> None:
     conn.execute(
-        "UPDATE tokens SET deposited = ?, withdrawn = ? WHERE id = ?",
+        "UPDATE st_tokens SET deposited = ?, withdrawn = ? WHERE id = ?",
         (uint_to_blob(deposited), uint_to_blob(withdrawn), token_id),
     )
 
 
 def token_addresses(conn: sqlite3.Connection) -> list[bytes]:
-    return [r[0] for r in conn.execute("SELECT address FROM tokens ORDER BY id")]
+    return [r[0] for r in conn.execute("SELECT address FROM st_tokens ORDER BY id")]
 
 
 def find_account(conn: sqlite3.Connection, address: bytes) -> Optional[int]:
-    row = conn.execute("SELECT id FROM accounts WHERE address = ?", (bytearray(address),)).fetchone()
+    row = conn.execute("SELECT id FROM st_accounts WHERE address = ?", (bytearray(address),)).fetchone()
     return row[0] if row else None
 
 
@@ -59,7 +60,7 @@ def ensure_account(conn: sqlite3.Connection, address: bytes) -> int:
     found = find_account(conn, address)
     if found is not None:
         return found
-    return conn.execute("INSERT INTO accounts (address) VALUES (?)", (bytearray(address),)).lastrowid
+    return conn.execute("INSERT INTO st_accounts (address) VALUES (?)", (bytearray(address),)).lastrowid
 
 
 # --- summable sums ------------------------------------------------------------------
@@ -130,9 +131,9 @@ def _path_rows(side_key: str, first: int, n: int) -> str:
     """The tree nodes ?first.. of a side, one seek each (faster than IN, which first
     builds a sorted list of the keys)."""
     if not n:
-        return f"SELECT {_DELTA_COLUMNS} FROM tree_nodes WHERE 0"
+        return f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE 0"
     return " UNION ALL ".join(
-        f"SELECT {_DELTA_COLUMNS} FROM tree_nodes WHERE side_key = {side_key} AND node = ?{first + k}"
+        f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE side_key = {side_key} AND node = ?{first + k}"
         for k in range(n)
     )
 
@@ -144,9 +145,9 @@ _LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
     f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
 )
 _LEDGER_BY = {
-    "address": " FROM accounts a JOIN ledgers l ON l.account_id = a.id JOIN tokens t ON t.id = l.token_id"
+    "address": " FROM st_accounts a JOIN st_ledgers l ON l.account_id = a.id JOIN st_tokens t ON t.id = l.token_id"
                " WHERE a.address = ?1 AND t.address = ?2",
-    "id": " FROM ledgers l WHERE l.account_id = ?1 AND l.token_id = ?2",
+    "id": " FROM st_ledgers l WHERE l.account_id = ?1 AND l.token_id = ?2",
 }
 _N = len(_SIDE_COLUMNS)
 _LEDGER_AT: dict[tuple[str, int], str] = {}
@@ -160,7 +161,7 @@ def _ledger_at_sql(by: str, n: int) -> str:
             extras += (
                 f", CASE WHEN l.{side}_first <= ?3 AND ?3 < l.{side}_last THEN CASE WHEN l.{side}_tree > 0"
                 f" THEN (SELECT {_SUMS} FROM ({_path_rows(f'l.id * 2 + {which}', 4, n)}))"
-                f" ELSE (SELECT {_SUMS} FROM side_events WHERE side_key = l.id * 2 + {which}"
+                f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = l.id * 2 + {which}"
                 " AND block <= ?3) END END"
             )
         columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
@@ -228,7 +229,7 @@ def _decode_ledger(row: tuple) -> Ledger:
 def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
     side = "x'', 0, 0, 0, 0, x'', x'', x'', x''"
     return conn.execute(
-        f"INSERT INTO ledgers ({', '.join(_LEDGER_COLUMNS[1:])}, account_id, token_id)"
+        f"INSERT INTO st_ledgers ({', '.join(_LEDGER_COLUMNS[1:])}, account_id, token_id)"
         f" VALUES (?, x'', x'', {side}, {side}, ?, ?)",
         (block, account_id, token_id),
     ).lastrowid
@@ -241,7 +242,7 @@ def _side_values(side: Side) -> list:
     ]
 
 
-_STORE_LEDGER = f"UPDATE ledgers SET {', '.join(f'{c} = ?' for c in _LEDGER_COLUMNS[1:])} WHERE id = ?"
+_STORE_LEDGER = f"UPDATE st_ledgers SET {', '.join(f'{c} = ?' for c in _LEDGER_COLUMNS[1:])} WHERE id = ?"
 
 
 def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
@@ -258,12 +259,12 @@ def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
 def sum_events(conn: sqlite3.Connection, side_key: int, block: int) -> Delta:
     """Σ of the side's event rows up to ``block`` (all rows are pending)."""
     text = conn.execute(
-        f"SELECT {_SUMS} FROM side_events WHERE side_key = ? AND block <= ?", (side_key, block)
+        f"SELECT {_SUMS} FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)
     ).fetchone()[0]
     total, bigs = _parse_sums(text)
     if bigs:
         total = _add_bigs(
-            conn, total, "SELECT big FROM side_events WHERE side_key = ? AND block <= ? AND big IS NOT NULL",
+            conn, total, "SELECT big FROM st_side_events WHERE side_key = ? AND block <= ? AND big IS NOT NULL",
             (side_key, block),
         )
     return total
@@ -271,23 +272,23 @@ def sum_events(conn: sqlite3.Connection, side_key: int, block: int) -> Delta:
 
 def delete_events(conn: sqlite3.Connection, side_key: int, block: int) -> int:
     """Drop the side's event rows up to ``block`` (they have happened); how many."""
-    return conn.execute("DELETE FROM side_events WHERE side_key = ? AND block <= ?", (side_key, block)).rowcount
+    return conn.execute("DELETE FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)).rowcount
 
 
 def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta) -> int:
     """Add ``delta`` to the side's row at ``block``; +1 if a row was created, -1 if the row
     cancelled out and was deleted, else 0."""
     row = conn.execute(
-        f"SELECT {_DELTA_COLUMNS} FROM side_events WHERE side_key = ? AND block = ?", (side_key, block)
+        f"SELECT {_DELTA_COLUMNS} FROM st_side_events WHERE side_key = ? AND block = ?", (side_key, block)
     ).fetchone()
     if row is not None:
         old = _delta_of(*row)
         delta = (old[0] + delta[0], old[1] + delta[1])
         if delta == ZERO:
-            conn.execute("DELETE FROM side_events WHERE side_key = ? AND block = ?", (side_key, block))
+            conn.execute("DELETE FROM st_side_events WHERE side_key = ? AND block = ?", (side_key, block))
             return -1
     conn.execute(
-        f"INSERT OR REPLACE INTO side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (side_key, block, *_delta_columns(delta)),
     )
     return 0 if row is not None else 1
@@ -296,16 +297,16 @@ def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta)
 def take_events(conn: sqlite3.Connection, side_key: int) -> list[tuple[int, Delta]]:
     """Remove and return all of the side's event rows (it is moving to a tree), by block."""
     rows = conn.execute(
-        f"SELECT block, {_DELTA_COLUMNS} FROM side_events WHERE side_key = ? ORDER BY block", (side_key,)
+        f"SELECT block, {_DELTA_COLUMNS} FROM st_side_events WHERE side_key = ? ORDER BY block", (side_key,)
     ).fetchall()
-    conn.execute("DELETE FROM side_events WHERE side_key = ?", (side_key,))
+    conn.execute("DELETE FROM st_side_events WHERE side_key = ?", (side_key,))
     return [(row[0], _delta_of(*row[1:])) for row in rows]
 
 
 def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[bytes, int]]:
     """(account address, account id) of every ledger of a token, by account id."""
     yield from conn.execute(
-        "SELECT a.address, a.id FROM ledgers l JOIN accounts a ON a.id = l.account_id"
+        "SELECT a.address, a.id FROM st_ledgers l JOIN st_accounts a ON a.id = l.account_id"
         " WHERE l.token_id = ? ORDER BY a.id",
         (token_id,),
     )
@@ -320,7 +321,7 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
     if not keys:
         return {}
     rows = conn.execute(
-        f"SELECT node, {_DELTA_COLUMNS} FROM tree_nodes WHERE side_key = ?1 AND node IN ({_marks(2, len(keys))})",
+        f"SELECT node, {_DELTA_COLUMNS} FROM st_tree_nodes WHERE side_key = ?1 AND node IN ({_marks(2, len(keys))})",
         (side_key, *keys),
     )
     return {row[0]: _delta_of(*row[1:]) for row in rows}
@@ -338,7 +339,7 @@ def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> 
 
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
     conn.executemany(
-        f"INSERT OR REPLACE INTO tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(side_key, n, *_delta_columns(v)) for n, v in sorted(nodes.items())],
     )
 
@@ -351,8 +352,8 @@ _STREAM_COLUMNS = (
     " s.token_id, s.sender_id, s.receiver_id"
 )
 _STREAM_FROM = (
-    " FROM streams s JOIN tokens t ON t.id = s.token_id"
-    " JOIN accounts snd ON snd.id = s.sender_id JOIN accounts rcv ON rcv.id = s.receiver_id"
+    " FROM st_streams s JOIN st_tokens t ON t.id = s.token_id"
+    " JOIN st_accounts snd ON snd.id = s.sender_id JOIN st_accounts rcv ON rcv.id = s.receiver_id"
 )
 
 
@@ -379,7 +380,7 @@ def _decode_stream(row: tuple) -> dict:
 
 def insert_stream(conn: sqlite3.Connection, row: dict) -> int:
     return conn.execute(
-        "INSERT INTO streams (token_id, sender_id, receiver_id, amount, start_block, end_block,"
+        "INSERT INTO st_streams (token_id, sender_id, receiver_id, amount, start_block, end_block,"
         " opened_block, seg_start, rate, remainder, streamed_before, canceled_block)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         (
@@ -400,7 +401,7 @@ def insert_stream(conn: sqlite3.Connection, row: dict) -> int:
 
 def update_stream(conn: sqlite3.Connection, row: dict) -> None:
     conn.execute(
-        "UPDATE streams SET amount = ?, end_block = ?, seg_start = ?, rate = ?, remainder = ?,"
+        "UPDATE st_streams SET amount = ?, end_block = ?, seg_start = ?, rate = ?, remainder = ?,"
         " streamed_before = ?, canceled_block = ? WHERE id = ?",
         (
             uint_to_blob(row["amount"]),
@@ -458,29 +459,18 @@ def list_streams(
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> Optional[bytes]:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    row = conn.execute("SELECT value FROM st_meta WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
 
 
 def set_meta(conn: sqlite3.Connection, values: dict[str, bytes]) -> None:
     """Store meta values by key, all in one statement."""
     rows = ", ".join(["(?, ?)"] * len(values))
-    conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES {rows}",
+    conn.execute(f"INSERT OR REPLACE INTO st_meta (key, value) VALUES {rows}",
                  [x for key, value in values.items() for x in (key, bytearray(value))])
 
 
 # --- whole-state hash ---------------------------------------------------------------
-
-_HASHED_TABLES = {
-    "tokens": "id",
-    "accounts": "id",
-    "ledgers": "id",
-    "side_events": "side_key, block",
-    "tree_nodes": "side_key, node",
-    "streams": "id",
-    "meta": "key",
-}
-
 
 def state_hash(conn: sqlite3.Connection) -> str:
     """SHA-256 over every row of every table in primary-key order, with the schema version.
@@ -489,8 +479,8 @@ def state_hash(conn: sqlite3.Connection) -> str:
     which is stable across machines; two nodes that processed the same inputs agree.
     """
     h = hashlib.sha256()
-    h.update(repr(conn.execute("PRAGMA user_version").fetchone()).encode())
-    for table, order in _HASHED_TABLES.items():
+    h.update(repr(conn.execute("SELECT version FROM st_version").fetchone()).encode())
+    for table, order in HASHED_TABLES.items():
         h.update(table.encode())
         for row in conn.execute(f"SELECT * FROM {table} ORDER BY {order}"):
             h.update(repr(row).encode())

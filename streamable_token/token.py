@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from streamable_token import store
-from streamable_token.schema import connect, migrate
+from streamable_token.schema import connect, ensure_schema
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import (
     InsufficientFunds,
@@ -84,16 +84,26 @@ def _prefix_path(block: int) -> tuple[int, ...]:
 class StreamableToken:
     """Many ERC-20 tokens' streaming balances in one SQLite database.
 
-    ``db`` is a path or an open connection (from :func:`db.connect`). Blocks passed to
-    mutating calls must not go back in time for the accounts they touch.
+    ``db`` is a path (a database of the engine's own, opened by
+    :func:`streamable_token.schema.connect`) or any open ``sqlite3`` connection, such as a
+    host DApp's own: the engine's tables (all named ``st_*``) are created in it if
+    missing. The engine never commits or rolls back a transaction it did not open: on a
+    connection in the sqlite3 module's default (implicit) transaction mode, a call opens
+    the transaction as a DML statement would and leaves it to the caller to commit or roll
+    back; inside any open transaction each call is a savepoint, so a refused call undoes
+    only itself. On an ``isolation_level=None`` connection outside a transaction each call
+    commits on its own (autocommit, as asked). Blocks passed to mutating calls must not go
+    back in time for the accounts they touch.
     """
 
     def __init__(self, db: Union[str, sqlite3.Connection]) -> None:
         if isinstance(db, sqlite3.Connection):
-            migrate(db)
+            ensure_schema(db)
             self.conn = db
         else:
             self.conn = connect(db)
+        # sqlite3's default mode opens transactions implicitly and leaves them open
+        self._implicit = self.conn.isolation_level is not None and getattr(self.conn, "autocommit", -1) == -1
         self._savepoints = True
 
     def close(self) -> None:
@@ -114,17 +124,19 @@ class StreamableToken:
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:
+        if self._implicit and not self.conn.in_transaction:
+            self.conn.execute("BEGIN")  # the caller's transaction, as sqlite3 opens one for DML
         if not self._savepoints:
             yield
             return
-        self.conn.execute("SAVEPOINT engine_call")
+        self.conn.execute("SAVEPOINT st_call")
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK TO engine_call")
-            self.conn.execute("RELEASE engine_call")
+            self.conn.execute("ROLLBACK TO st_call")
+            self.conn.execute("RELEASE st_call")
             raise
-        self.conn.execute("RELEASE engine_call")
+        self.conn.execute("RELEASE st_call")
 
     # --- ledgers ------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from streamable_token.schema import connect
+from streamable_token.schema import SCHEMA_VERSION, connect
 from streamable_token import (
     MAX_UINT256,
     InsufficientFunds,
@@ -86,7 +86,7 @@ def test_tree_schedules_are_exact_for_small_and_huge_amounts(monkeypatch, unit):
     for block in (20, 33, 41):
         expected = sum(engine.get_stream(i).streamed_at(block) for i in ids) - 1
         assert engine.realtime_balance_of(T, BOB, block).balance == expected
-    kinds = engine.conn.execute("SELECT count(big), count(*) FROM tree_nodes").fetchone()
+    kinds = engine.conn.execute("SELECT count(big), count(*) FROM st_tree_nodes").fetchone()
     assert kinds[1] > 0 and (kinds[0] > 0) == (unit > 2**100)
 
 
@@ -280,7 +280,7 @@ def test_same_calls_give_byte_identical_dumps(tmp_path):
         second_half(engine)
         dumps.append("\n".join(engine.conn.iterdump()))
     assert dumps[0] == dumps[1]
-    assert "INSERT INTO \"streams\"" in dumps[0]
+    assert "INSERT INTO \"st_streams\"" in dumps[0]
 
 
 def test_refused_call_inside_a_transaction_leaves_no_partial_write(tmp_path):
@@ -299,12 +299,12 @@ def test_refused_call_inside_a_transaction_leaves_no_partial_write(tmp_path):
 def test_schema_version_is_recorded_and_newer_databases_are_refused(tmp_path):
     path = str(tmp_path / "s.sqlite")
     conn = connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    assert conn.execute("SELECT version FROM st_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    conn.execute("PRAGMA user_version = 999")
+    conn.execute("UPDATE st_version SET version = 999")
     conn.close()
     with pytest.raises(RuntimeError, match="newer"):
         connect(path)
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT count(*) FROM tokens").fetchone()[0] == 0
+    assert raw.execute("SELECT count(*) FROM st_tokens").fetchone()[0] == 0

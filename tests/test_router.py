@@ -86,7 +86,7 @@ def test_an_attached_command_failing_after_it_wrote_leaves_only_the_deposit(tmp_
     assert [o.kind for o in out] == ["notice", "report"]
     assert plain.advance(meta(PORTALS["v2"], 0), hexed(encode_deposit(TOKEN, ALICE, 1000)), out.append) == "accept"
     for table in ("tokens", "accounts", "ledgers", "side_events", "tree_nodes", "streams"):
-        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        query = f"SELECT * FROM st_{table} ORDER BY 1, 2"
         assert with_command.conn.execute(query).fetchall() == plain.conn.execute(query).fetchall(), table
 
 
@@ -120,7 +120,7 @@ def test_inspects_read_the_committed_state_through_a_connection_that_cannot_writ
     router = funded_router(tmp_path)
     assert router.reader is not None
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        router.reader.conn.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")
+        router.reader.conn.execute("INSERT INTO st_meta (key, value) VALUES ('x', x'00')")
     assert router.advance(meta(ALICE, 1), withdraw_payload(400), [].append) == "accept"
     status, (answer,) = router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/5".encode()))
     assert status == "accept"
@@ -132,4 +132,4 @@ def test_an_in_memory_database_inspects_on_its_own_connection_read_only():
     router = Router(StreamableToken(":memory:"))
     assert router.reader is None
     assert router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/5".encode()))[0] == "accept"
-    router.conn.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")  # writable again afterwards
+    router.conn.execute("INSERT INTO st_meta (key, value) VALUES ('x', x'00')")  # writable again afterwards

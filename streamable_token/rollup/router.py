@@ -224,13 +224,13 @@ class Router:
         if dep.exec_layer_data:
             # The deposit stands whatever its attached command does: tokens already sit
             # in the application on L1, so refusing the input would strand them.
-            self.conn.execute("SAVEPOINT exec_layer")
+            self.conn.execute("SAVEPOINT st_exec_layer")
             try:
                 outputs += self._apply(parse_command(dep.exec_layer_data, self.ops), dep.sender, meta.block_number)
-                self.conn.execute("RELEASE exec_layer")
+                self.conn.execute("RELEASE st_exec_layer")
             except StreamError as err:
-                self.conn.execute("ROLLBACK TO exec_layer")
-                self.conn.execute("RELEASE exec_layer")
+                self.conn.execute("ROLLBACK TO st_exec_layer")
+                self.conn.execute("RELEASE st_exec_layer")
                 outputs.append(error_report(err))
         return outputs
 
