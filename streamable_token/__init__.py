@@ -16,7 +16,8 @@ from streamable_token.errors import (
     UnknownStream,
 )
 from streamable_token.stream import Status, Stream
-from streamable_token.token import MAX_UINT256, Balance, StreamableToken
+from streamable_token.constants import MAX_UINT256
+from streamable_token.token import Balance, StreamableToken
 
 __all__ = [
     "__version__",

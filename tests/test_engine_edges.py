@@ -68,7 +68,7 @@ def test_amounts_near_uint256_max_are_exact(engine):
 def test_tree_schedules_are_exact_for_small_and_huge_amounts(monkeypatch, unit):
     """Many streams into one account put its schedule in the Fenwick tree, whose sums are
     stored as summable limbs or, past ±2^167, whole: both must give the exact balance."""
-    from streamable_token import token as token_module
+    from streamable_token import ledger_store as token_module  # where the inline limit is read
 
     monkeypatch.setattr(token_module, "INLINE_MAX_EVENTS", 2)
     engine = StreamableToken(":memory:")

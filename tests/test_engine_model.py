@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-import streamable_token.token as token_module
+import streamable_token.ledger_store as token_module  # where the inline limit is read
 from streamable_token import (
     MAX_UINT256,
     InsufficientFunds,

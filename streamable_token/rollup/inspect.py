@@ -97,25 +97,6 @@ def _int(key: str, value: Any) -> int:
     raise InvalidInput(key, value, "a non-negative integer")
 
 
-def stream_json(s, block: int) -> dict:
-    return {
-        "id": s.id,
-        "token": s.token,
-        "sender": s.sender,
-        "receiver": s.receiver,
-        "amount": str(s.amount),
-        "start_block": s.start_block,
-        "end_block": s.end_block,
-        "duration": s.duration,
-        "rate": str(s.rate),
-        "remainder": str(s.remainder),
-        "canceled_block": s.canceled_block,
-        "status": s.status_at(block).value,
-        "streamed": str(s.streamed_at(block)),
-        "block": block,
-    }
-
-
 def answer(engine: StreamableToken, payload: bytes, last_block: int, routes: Optional[dict] = None) -> dict:
     """The answer to an inspect: the route's handler, found in ``routes`` by name only
     (a name that is not there was refused by :func:`parse`)."""
@@ -137,7 +118,7 @@ def _balance(engine: StreamableToken, f: dict, last_block: int) -> dict:
 
 
 def _stream(engine: StreamableToken, f: dict, last_block: int) -> dict:
-    return stream_json(engine.get_stream(f["id"]), f["block"])
+    return engine.get_stream(f["id"]).to_json(f["block"])
 
 
 def _streams(engine: StreamableToken, f: dict, last_block: int) -> dict:
@@ -146,7 +127,7 @@ def _streams(engine: StreamableToken, f: dict, last_block: int) -> dict:
                              limit=limit, after_id=f.get("after", 0))
     return {
         "account": checksum(parse_address(f["account"], "account")),
-        "streams": [stream_json(s, f["block"]) for s in page],
+        "streams": [s.to_json(f["block"]) for s in page],
         "block": f["block"],
         "next_after": page[-1].id if len(page) == limit else None,
     }

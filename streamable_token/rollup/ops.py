@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from streamable_token.addresses import parse_address
+from streamable_token.constants import MAX_BLOCK, MAX_UINT256
 from streamable_token.errors import InvalidInput
 
-MAX_UINT256 = 2**256 - 1
-MAX_INT = 2**62
+MAX_INT = MAX_BLOCK
 MAX_PAYLOAD = 64 * 1024
 MAX_BATCH = 256
 MAX_INT_DIGITS = 100

@@ -20,12 +20,11 @@ import logging
 import sqlite3
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from streamable_token import store
 from streamable_token.schema import connect_read_only
 from streamable_token.rollup import inspect as inspect_routes
-from streamable_token.rollup.inspect import stream_json
 from streamable_token.rollup.codec import (
     PORTALS,
     Metadata,
@@ -330,7 +329,7 @@ def _transfer(c: Call, f: dict) -> list[Output]:
 def _open_stream(c: Call, f: dict) -> list[Output]:
     start = f.get("start_block", c.block)
     sid = c.engine.open_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
-    return [notice("stream_opened", **stream_json(c.engine.get_stream(sid), c.block))]
+    return [notice("stream_opened", **c.engine.get_stream(sid).to_json(c.block))]
 
 
 def _cancel_stream(c: Call, f: dict) -> list[Output]:
@@ -342,7 +341,7 @@ def _cancel_stream(c: Call, f: dict) -> list[Output]:
 def _update_stream(c: Call, f: dict) -> list[Output]:
     c.engine.update_stream(f["stream_id"], c.caller, c.block, new_amount=f.get("amount"),
                            new_end_block=f.get("end_block"))
-    return [notice("stream_updated", **stream_json(c.engine.get_stream(f["stream_id"]), c.block))]
+    return [notice("stream_updated", **c.engine.get_stream(f["stream_id"]).to_json(c.block))]
 
 
 def _withdraw(c: Call, f: dict) -> list[Output]:
