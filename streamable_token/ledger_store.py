@@ -283,9 +283,29 @@ def delete_events(conn: sqlite3.Connection, side_key: int, block: int) -> int:
     return conn.execute("DELETE FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)).rowcount
 
 
-def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta) -> int:
+_INSERT_NEW_EVENT = (
+    f"INSERT INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (side_key, block) DO NOTHING"
+)
+_DELETE_IF_EQUAL = (
+    "DELETE FROM st_side_events WHERE side_key = ? AND block = ? AND r0 = ? AND r1 = ? AND r2 = ?"
+    " AND c0 = ? AND c1 = ? AND c2 = ? AND big IS ?"
+)
+
+
+def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta, removing: bool = False) -> int:
     """Add ``delta`` to the side's row at ``block``; +1 if a row was created, -1 if the row
-    cancelled out and was deleted, else 0."""
+    cancelled out and was deleted, else 0.
+
+    The common cases take one statement: putting a stream's event where no other event
+    is (a new row), and taking one off (``removing``) where it is alone (the stored row is
+    exactly its negation: the encoding is canonical, so equal values have equal columns).
+    Anything else reads the row and writes the sum."""
+    if not removing:
+        if conn.execute(_INSERT_NEW_EVENT, (side_key, block, *encode_delta(delta))).rowcount:
+            return 1
+    elif conn.execute(_DELETE_IF_EQUAL, (side_key, block, *encode_delta((-delta[0], -delta[1])))).rowcount:
+        return -1
     row = conn.execute(
         f"SELECT {_DELTA_COLUMNS} FROM st_side_events WHERE side_key = ? AND block = ?", (side_key, block)
     ).fetchone()
@@ -419,7 +439,7 @@ def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: lis
             to_tree.append((block, delta))
             side.added(block, delta)
         else:
-            side.added(block, delta, add_event(conn, key, block, delta))
+            side.added(block, delta, add_event(conn, key, block, delta, removing=sign < 0))
     if not side.tree_size and side.count > INLINE_MAX_EVENTS:
         to_tree = take_events(conn, key)
         side.count = 0

@@ -234,6 +234,19 @@ class StreamableToken:
         It pays ``amount // duration`` per block from ``start_block`` and the remainder at
         the last block, so it is funded in full at open and can never fail later.
         """
+        return self.new_stream(token, sender, receiver, amount, start_block, duration, block).id
+
+    def new_stream(
+        self,
+        token: Any,
+        sender: Any,
+        receiver: Any,
+        amount: int,
+        start_block: int,
+        duration: int,
+        block: int,
+    ) -> Stream:
+        """As :meth:`open_stream`, returning the stream as :meth:`get_stream` would."""
         t = parse_address(token, "token")
         s = parse_address(sender, "sender")
         r = parse_address(receiver, "receiver")
@@ -265,9 +278,11 @@ class StreamableToken:
             ledger_store.add_events(self.conn, dst, INCOMING, events, 1)
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
-            return store.insert_stream(
+            sid = store.insert_stream(
                 self.conn, token_id, sender_id, receiver_id, amount, start_block, end, block, rate, remainder
             )
+            return Stream(sid, checksum(t), checksum(s), checksum(r), amount, start_block, end, block,
+                          start_block, rate, remainder, 0, None, token_id, sender_id, receiver_id)
 
     def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> Stream:
         """Load a stream that ``caller`` may change at ``block``, or refuse why not."""
@@ -321,8 +336,9 @@ class StreamableToken:
         block: int,
         new_amount: Optional[int] = None,
         new_end_block: Optional[int] = None,
-    ) -> None:
-        """Change a stream's total amount and/or end block (sender only), keeping its id.
+    ) -> Stream:
+        """Change a stream's total amount and/or end block (sender only), keeping its id;
+        returns the stream as changed.
 
         What streamed up to ``block`` never changes; what is left (new amount minus what
         streamed) is spread from ``max(block, start_block)`` to the new end by the same
@@ -363,10 +379,12 @@ class StreamableToken:
             src.committed += increase
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
-            store.update_stream(self.conn, replace(
+            changed = replace(
                 row, amount=amount, end_block=end, seg_start=seg_start, rate=rate, remainder=remainder,
                 streamed_before=streamed,
-            ))
+            )
+            store.update_stream(self.conn, changed)
+            return changed
 
     # --- reads (never write) ------------------------------------------------------
 

@@ -308,3 +308,31 @@ def test_schema_version_is_recorded_and_newer_databases_are_refused(tmp_path):
         connect(path)
     raw = sqlite3.connect(path)
     assert raw.execute("SELECT count(*) FROM st_tokens").fetchone()[0] == 0
+
+
+def test_the_stream_a_write_returns_is_the_stream_stored(engine):
+    """new_stream and update_stream hand back what get_stream would read, ids included
+    (the router builds its notices from them without reading the stream again)."""
+    funded(engine, 10_000)
+    opened = engine.new_stream(T, ALICE, BOB.upper().replace("0X", "0x"), 999, 5, 10, 1)
+    stored = engine.get_stream(opened.id)
+    assert opened == stored
+    assert (opened.token_id, opened.sender_id, opened.receiver_id) == (stored.token_id, stored.sender_id, stored.receiver_id)
+    assert opened.to_json(7) == stored.to_json(7)
+    changed = engine.update_stream(opened.id, ALICE, 8, new_amount=2000, new_end_block=30)
+    assert changed == engine.get_stream(opened.id) and changed.amount == 2000 and changed.seg_start == 8
+    assert engine.open_stream(T, ALICE, CAROL, 10, 9, 10, 8) == opened.id + 1
+
+
+def test_events_sharing_a_block_add_and_cancel_out_exactly(engine):
+    """Two streams ending at the same block share one event row; canceling one leaves the
+    other's event, canceling both removes the row (the one-statement paths and the
+    read-and-sum path agree)."""
+    funded(engine, 10**6)
+    a = engine.open_stream(T, ALICE, BOB, 1000, 10, 10, 1)   # rows at 10 and 20
+    b = engine.open_stream(T, ALICE, BOB, 777, 15, 5, 1)     # rows at 15 and 20 (shared)
+    engine.cancel_stream(a, ALICE, 2)
+    assert [engine.realtime_balance_of(T, BOB, blk).balance for blk in (15, 17, 20, 30)] == [0, 310, 777, 777]
+    engine.cancel_stream(b, BOB, 3)
+    assert engine.conn.execute("SELECT count(*) FROM st_side_events").fetchone()[0] == 0
+    assert engine.realtime_balance_of(T, ALICE, 40).balance == 10**6

@@ -72,13 +72,13 @@ def test_an_attached_command_failing_after_it_wrote_leaves_only_the_deposit(tmp_
     bob = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"
     with_command = Router(StreamableToken(str(tmp_path / "a.sqlite")))
     plain = Router(StreamableToken(str(tmp_path / "b.sqlite")))
-    real_open = with_command.engine.open_stream
+    real_open = with_command.engine.new_stream  # what the open_stream op calls
 
     def open_then_fail(*args, **kwargs):
         real_open(*args, **kwargs)
         raise InvalidInput("amount", 500, "injected after the write")
 
-    monkeypatch.setattr(with_command.engine, "open_stream", open_then_fail)
+    monkeypatch.setattr(with_command.engine, "new_stream", open_then_fail)
     command = json.dumps({"op": "open_stream", "token": TOKEN, "receiver": bob, "amount": "500", "duration": 5})
     out: list[Output] = []
     deposit = encode_deposit(TOKEN, ALICE, 1000, command.encode())

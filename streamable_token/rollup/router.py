@@ -328,8 +328,8 @@ def _transfer(c: Call, f: dict) -> list[Output]:
 
 def _open_stream(c: Call, f: dict) -> list[Output]:
     start = f.get("start_block", c.block)
-    sid = c.engine.open_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
-    return [notice("stream_opened", **c.engine.get_stream(sid).to_json(c.block))]
+    stream = c.engine.new_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
+    return [notice("stream_opened", **stream.to_json(c.block))]
 
 
 def _cancel_stream(c: Call, f: dict) -> list[Output]:
@@ -339,9 +339,9 @@ def _cancel_stream(c: Call, f: dict) -> list[Output]:
 
 
 def _update_stream(c: Call, f: dict) -> list[Output]:
-    c.engine.update_stream(f["stream_id"], c.caller, c.block, new_amount=f.get("amount"),
-                           new_end_block=f.get("end_block"))
-    return [notice("stream_updated", **c.engine.get_stream(f["stream_id"]).to_json(c.block))]
+    stream = c.engine.update_stream(f["stream_id"], c.caller, c.block, new_amount=f.get("amount"),
+                                    new_end_block=f.get("end_block"))
+    return [notice("stream_updated", **stream.to_json(c.block))]
 
 
 def _withdraw(c: Call, f: dict) -> list[Output]:
