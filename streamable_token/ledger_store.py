@@ -65,6 +65,7 @@ LIMB_BITS = 54
 _LIMB = LIMB_BITS
 _LIMB_MASK = (1 << _LIMB) - 1
 _LIMB_RANGE = 1 << (3 * _LIMB)
+_LIMB_MAX = _LIMB_MASK  # the largest magnitude a stored limb may have
 MAX_PATH_NODES = 63
 """A Fenwick path over blocks < 2^62 has at most 62 nodes (+1 for a grown root)."""
 EVENTS_PER_CALL = 4
@@ -357,6 +358,8 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
 
 def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> Delta:
     """Σ of the given (distinct) nodes, added up by SQLite."""
+    if not nodes:
+        return ZERO
     params = (side_key, *nodes)
     rows = _path_rows("?1", 2, len(nodes))
     total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} FROM ({rows})", params).fetchone()[0])
@@ -447,19 +450,64 @@ def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: lis
         _tree_add(conn, key, side, to_tree)
 
 
+def _carried(col: str) -> str:
+    """SET clauses adding ``excluded``'s limbs of ``col`` (r or c) to a stored node's, with
+    the carries SQLite computes (integer division truncates, so each of the two low limbs
+    stays below 2^54 in magnitude, whatever the signs). Every right-hand side reads the
+    row as it was. The top limb is checked by the caller (RETURNING)."""
+    m = 1 << _LIMB
+    low = f"({col}0 + excluded.{col}0)"
+    mid = f"({col}1 + excluded.{col}1 + {low} / {m})"
+    return f"{col}0 = {low} % {m}, {col}1 = {mid} % {m}, {col}2 = {col}2 + excluded.{col}2 + {mid} / {m}"
+
+
+_ADD_TO_NODES: dict[int, str] = {}
+
+
+def _add_to_nodes_sql(n: int) -> str:
+    """Add one Delta (given per row) to ``n`` nodes in one statement: new nodes are
+    inserted, stored ones get the limbs added in SQL; a node kept whole in ``big`` is
+    left alone (and not returned)."""
+    sql = _ADD_TO_NODES.get(n)
+    if sql is None:
+        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, NULL)"] * n)
+        sql = _ADD_TO_NODES[n] = (
+            f"INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES {rows}"
+            f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
+            " RETURNING node, r0, r1, r2, c0, c1, c2"
+        )
+    return sql
+
+
 def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
-    """Add (block, delta) events to the side's tree, growing its domain if needed."""
+    """Add (block, delta) events to the side's tree, growing its domain if needed.
+
+    Each event's delta is added to the nodes of its update path by SQLite in one
+    statement (the nodes are neither read nor re-encoded by Python); only a value at or
+    past ±2^162 goes through Python, whole."""
     old = side.tree_size
     size = tree_size_for(max(block for block, _ in events), max(old, 1))
-    roots = grown_roots(old, size) if old else []
-    paths = [(update_path(block, size), delta) for block, delta in events]
-    wanted = {n for path, _ in paths for n in path} | ({old} if roots else set())
-    nodes = load_nodes(conn, key, wanted)
-    changed: dict[int, Delta] = {}
-    for root in roots:
-        changed[root] = nodes[root] = nodes.get(old, ZERO)
-    for path, delta in paths:
-        for n in path:
-            changed[n] = nodes[n] = add(nodes.get(n, ZERO), delta)
-    store_nodes(conn, key, changed)
+    if old and size > old:  # each new root covers the old domain, which holds every event so far
+        root = load_nodes(conn, key, [old]).get(old, ZERO)
+        store_nodes(conn, key, {n: root for n in grown_roots(old, size)})
+    for block, delta in events:
+        path = update_path(block, size)
+        columns = encode_delta(delta)
+        if columns[6] is not None:
+            _add_to_nodes_whole(conn, key, path, delta)
+            continue
+        params = [x for n in path for x in (key, n, *columns[:6])]
+        rows = conn.execute(_add_to_nodes_sql(len(path)), params).fetchall()
+        if len(rows) < len(path):  # nodes kept whole: add in Python
+            added = {row[0] for row in rows}
+            _add_to_nodes_whole(conn, key, [n for n in path if n not in added], delta)
+        for node, r0, r1, r2, c0, c1, c2 in rows:
+            if not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX):
+                store_nodes(conn, key, {node: (join(r0, r1, r2), join(c0, c1, c2))})  # now whole
     side.tree_size = size
+
+
+def _add_to_nodes_whole(conn: sqlite3.Connection, key: int, nodes: list[int], delta: Delta) -> None:
+    """Read, add and store back in Python: for values too large for the limbs."""
+    stored = load_nodes(conn, key, nodes)
+    store_nodes(conn, key, {n: add(stored.get(n, ZERO), delta) for n in nodes})

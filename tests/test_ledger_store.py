@@ -90,3 +90,39 @@ def test_the_in_bounds_rule_is_the_same_in_python_and_sql():
         side = Side(first=first, last=last)
         for b in (0, 1, 4, 5, 6, 9, 10, 11, 2**62):
             assert bool(conn.execute(sql, (first, last, b)).fetchone()[0]) == side.needs_events(b), (first, last, b)
+
+
+def tree_fixture():
+    from streamable_token.schema import ensure_schema
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    ensure_schema(conn)
+    return conn, Side(tree_size=0)
+
+
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(-(2**140), 2**140), st.integers(-(2**161), 2**161)),
+                min_size=1, max_size=40))
+def test_tree_nodes_added_in_sql_sum_exactly(events):
+    """Deltas added to Fenwick nodes by SQLite (limbs with carries, mixed signs) give the
+    exact prefix sums a Python reference gives, at every block."""
+    conn, side = tree_fixture()
+    for block, r, c in events:
+        ls._tree_add(conn, 9, side, [(block, (r, c))])
+    for b in (0, 1, 2, 63, 64, 150, 299, 300, 301, 600):
+        expected = (sum(r for blk, r, _ in events if blk <= b), sum(c for blk, _, c in events if blk <= b))
+        assert ls.sum_nodes(conn, 9, ls.query_path(b, side.tree_size)) == expected
+    for row in conn.execute("SELECT r0, r1, r2, c0, c1, c2, big FROM st_tree_nodes"):
+        if row[6] is None:
+            assert all(abs(x) < 2**ls.LIMB_BITS for x in row[:6])
+
+
+def test_a_node_that_grows_past_the_limbs_is_kept_whole():
+    conn, side = tree_fixture()
+    half = 2**161 + 12345
+    ls._tree_add(conn, 9, side, [(5, (half, -half))])
+    assert conn.execute("SELECT count(big) FROM st_tree_nodes").fetchone()[0] == 0
+    ls._tree_add(conn, 9, side, [(5, (half, -half))])  # each node now holds 2^162 + 24690
+    assert conn.execute("SELECT count(big), count(*) FROM st_tree_nodes").fetchone() == (3, 3)  # nodes 5, 6, 8
+    assert ls.sum_nodes(conn, 9, ls.query_path(5, side.tree_size)) == (2 * half, -2 * half)
+    ls._tree_add(conn, 9, side, [(6, (1, 1))])  # past 2^162 the Python path adds, whole
+    assert ls.sum_nodes(conn, 9, ls.query_path(6, side.tree_size)) == (2 * half + 1, -2 * half + 1)
