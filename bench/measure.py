@@ -206,7 +206,7 @@ RANDAO = "0x" + "00" * 32
 
 
 class RouterDriver:
-    """Feeds JSON inputs to ``rollup.router.Router`` as the v2 rollup server would."""
+    """Feeds JSON inputs to ``streamable_token.rollup.router.Router`` as the v2 rollup server would."""
 
     def __init__(self, engine) -> None:
         from streamable_token.rollup.router import Config, Router

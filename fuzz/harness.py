@@ -1,6 +1,6 @@
 """A rollup node in a box, the properties every state must keep, and the seeded input log.
 
-``Node`` drives the real :class:`rollup.router.Router` the way a rollup node does: v2
+``Node`` drives the real :class:`streamable_token.rollup.router.Router` the way a rollup node does: v2
 metadata built exactly as the local host builds it (same timestamps and prev_randao), input
 indices counted, the outputs of each input collected in order. ``check_invariants``
 asserts the invariants of shared/README.md over every account, token and stream;
