@@ -308,7 +308,7 @@ class Baseline:
 
     def open_count(self, block: int) -> int:
         return self.conn.execute(
-            "SELECT count(*) FROM st_streams WHERE end_block > ? AND canceled_block IS NULL", (block,)
+            "SELECT count(*) FROM streams WHERE end_block > ? AND canceled_block IS NULL", (block,)
         ).fetchone()[0]
 
 
