@@ -80,23 +80,11 @@ _STREAM_FROM = (
 
 
 def _decode_stream(row: tuple) -> Stream:
+    # positional: the fields in Stream's order (keywords cost a third more here)
     return Stream(
-        id=row[0],
-        token=checksum(row[1]),
-        sender=checksum(row[2]),
-        receiver=checksum(row[3]),
-        amount=blob_to_uint(row[4]),
-        start_block=row[5],
-        end_block=row[6],
-        opened_block=row[7],
-        seg_start=row[8],
-        rate=blob_to_uint(row[9]),
-        remainder=blob_to_uint(row[10]),
-        streamed_before=blob_to_uint(row[11]),
-        canceled_block=row[12],
-        token_id=row[13],
-        sender_id=row[14],
-        receiver_id=row[15],
+        row[0], checksum(row[1]), checksum(row[2]), checksum(row[3]), blob_to_uint(row[4]),
+        row[5], row[6], row[7], row[8], blob_to_uint(row[9]), blob_to_uint(row[10]),
+        blob_to_uint(row[11]), row[12], row[13], row[14], row[15],
     )
 
 
@@ -112,6 +100,10 @@ def insert_stream(
         (token_id, sender_id, receiver_id, uint_to_blob(amount), start_block, end_block, opened_block,
          start_block, uint_to_blob(rate), uint_to_blob(remainder)),
     ).lastrowid
+
+
+def cancel_stream(conn: sqlite3.Connection, stream_id: int, block: int) -> None:
+    conn.execute("UPDATE st_streams SET canceled_block = ? WHERE id = ?", (block, stream_id))
 
 
 def update_stream(conn: sqlite3.Connection, stream: Stream) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from streamable_token import ledger_store, store
@@ -326,7 +325,7 @@ class StreamableToken:
             src.available += refund
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
-            store.update_stream(self.conn, replace(row, canceled_block=block))
+            store.cancel_stream(self.conn, row.id, block)
             return streamed, refund
 
     def update_stream(
@@ -379,9 +378,9 @@ class StreamableToken:
             src.committed += increase
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
-            changed = replace(
-                row, amount=amount, end_block=end, seg_start=seg_start, rate=rate, remainder=remainder,
-                streamed_before=streamed,
+            changed = Stream(
+                row.id, row.token, row.sender, row.receiver, amount, row.start_block, end, row.opened_block,
+                seg_start, rate, remainder, streamed, None, row.token_id, row.sender_id, row.receiver_id,
             )
             store.update_stream(self.conn, changed)
             return changed
