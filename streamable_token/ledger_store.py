@@ -479,55 +479,35 @@ def _add_to_nodes_sql(n: int) -> str:
     return sql
 
 
-_MAX_UPSERT_ROWS = 1000
-"""Rows per statement (8 parameters each: well under SQLite's limit of 32,766)."""
-
-
 def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
     """Add (block, delta) events to the side's tree, growing its domain if needed.
 
-    The events' deltas are added to the nodes of their update paths by SQLite, all in
-    one statement (a node on two paths is updated twice, in order); Python neither reads
-    nor re-encodes the nodes. Only values at or past ±2^162 go through Python, whole."""
+    Each event's delta is added to the nodes of its update path by SQLite in one
+    statement (the nodes are neither read nor re-encoded by Python); only a value at or
+    past ±2^162 goes through Python, whole."""
     old = side.tree_size
     size = tree_size_for(max(block for block, _ in events), max(old, 1))
     if old and size > old:  # each new root covers the old domain, which holds every event so far
         root = load_nodes(conn, key, [old]).get(old, ZERO)
         store_nodes(conn, key, {n: root for n in grown_roots(old, size)})
-    limbed: list[tuple[list[int], Delta]] = []
-    params: list[int] = []
     for block, delta in events:
         path = update_path(block, size)
         columns = encode_delta(delta)
         if columns[6] is not None:
-            _add_to_nodes_whole(conn, key, {n: delta for n in path})
+            _add_to_nodes_whole(conn, key, path, delta)
             continue
-        if len(params) // 8 + len(path) > _MAX_UPSERT_ROWS:
-            _upsert_paths(conn, key, limbed, params)
-            limbed, params = [], []
-        limbed.append((path, delta))
-        params += [x for n in path for x in (key, n, *columns[:6])]
-    if limbed:
-        _upsert_paths(conn, key, limbed, params)
+        params = [x for n in path for x in (key, n, *columns[:6])]
+        rows = conn.execute(_add_to_nodes_sql(len(path)), params).fetchall()
+        if len(rows) < len(path):  # nodes kept whole: add in Python
+            added = {row[0] for row in rows}
+            _add_to_nodes_whole(conn, key, [n for n in path if n not in added], delta)
+        for node, r0, r1, r2, c0, c1, c2 in rows:
+            if not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX):
+                store_nodes(conn, key, {node: (join(r0, r1, r2), join(c0, c1, c2))})  # now whole
     side.tree_size = size
 
 
-def _upsert_paths(conn: sqlite3.Connection, key: int, limbed: list[tuple[list[int], Delta]], params: list[int]) -> None:
-    rows = conn.execute(_add_to_nodes_sql(len(params) // 8), params).fetchall()
-    returned = {row[0] for row in rows}
-    whole: dict[int, Delta] = {}  # nodes kept whole were left alone: add their deltas in Python
-    for path, delta in limbed:
-        for n in path:
-            if n not in returned:
-                whole[n] = add(whole.get(n, ZERO), delta)
-    if whole:
-        _add_to_nodes_whole(conn, key, whole)
-    grown = [row[0] for row in rows if not (-_LIMB_MAX <= row[3] <= _LIMB_MAX and -_LIMB_MAX <= row[6] <= _LIMB_MAX)]
-    if grown:  # a top limb left its range: store those nodes' (exact) values canonically, whole if need be
-        store_nodes(conn, key, load_nodes(conn, key, grown))
-
-
-def _add_to_nodes_whole(conn: sqlite3.Connection, key: int, deltas: dict[int, Delta]) -> None:
+def _add_to_nodes_whole(conn: sqlite3.Connection, key: int, nodes: list[int], delta: Delta) -> None:
     """Read, add and store back in Python: for values too large for the limbs."""
-    stored = load_nodes(conn, key, deltas)
-    store_nodes(conn, key, {n: add(stored.get(n, ZERO), d) for n, d in deltas.items()})
+    stored = load_nodes(conn, key, nodes)
+    store_nodes(conn, key, {n: add(stored.get(n, ZERO), delta) for n in nodes})
