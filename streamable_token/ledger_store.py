@@ -57,9 +57,12 @@ summed (tests/test_ledger_store.py checks both agree)."""
 # --- summable sums ------------------------------------------------------------------
 #
 # An event row or a tree node holds a Delta (Σ rate change, Σ c). Each of its two sums is
-# stored as three 54-bit limbs carrying its sign in INTEGER columns, so that SQLite itself
-# adds up a range of event rows or a prefix path of tree nodes and returns one row. The
-# rare value from ±2^162 on is kept whole in ``big`` instead (limbs 0) and added in Python.
+# stored as three limbs in INTEGER columns, value = l0 + l1·2^54 + l2·2^108 with every
+# |limb| < 2^54, so that SQLite itself adds up a range of event rows or a prefix path of
+# tree nodes exactly and returns one row. Python writes the canonical form (every limb
+# carries the value's sign: encode_delta), which an event row always has; a tree node that
+# SQLite added to (_carried) may have limbs of mixed signs, the same value. The rare value
+# from ±2^162 on is kept whole in ``big`` instead (limbs 0) and added in Python.
 
 LIMB_BITS = 54
 _LIMB = LIMB_BITS
