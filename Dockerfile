@@ -34,7 +34,6 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY dapp.py ./
 COPY db ./db
-COPY rollup ./rollup
 COPY streamable_token ./streamable_token
 COPY rollup_host ./rollup_host
 # The host's node JSON-RPC encodes outputs and builds their Merkle tree with the same
@@ -98,7 +97,6 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 
 COPY dapp.py ./
 COPY db ./db
-COPY rollup ./rollup
 COPY streamable_token ./streamable_token
 
 # ERC20Portal: empty means the Rollups v2 default (contracts 2.0.x); set it with

@@ -26,8 +26,8 @@ import time
 from typing import Any, Optional
 
 from db.checkpoint import Checkpointer
-from rollup.http_client import Connection, NoAnswer
-from rollup.router import Config, Output, OutputNotDelivered, OutputRefused, Router
+from streamable_token.rollup.http_client import Connection, NoAnswer
+from streamable_token.rollup.router import Config, Output, OutputNotDelivered, OutputRefused, Router
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum
 

@@ -103,7 +103,7 @@ class Ours:
     def open_count(self, block: int) -> int:
         """Streams not yet ended nor canceled at ``block`` (a statistic, not a timed call)."""
         return self.conn.execute(
-            "SELECT count(*) FROM streams WHERE end_block > ? AND canceled_block IS NULL", (block,)
+            "SELECT count(*) FROM st_streams WHERE end_block > ? AND canceled_block IS NULL", (block,)
         ).fetchone()[0]
 
 

@@ -206,11 +206,11 @@ RANDAO = "0x" + "00" * 32
 
 
 class RouterDriver:
-    """Feeds JSON inputs to ``rollup.router.Router`` as the v2 rollup server would."""
+    """Feeds JSON inputs to ``streamable_token.rollup.router.Router`` as the v2 rollup server would."""
 
     def __init__(self, engine) -> None:
-        from rollup.router import Config, Router
-        from rollup.codec import PORTALS
+        from streamable_token.rollup.router import Config, Router
+        from streamable_token.rollup.codec import PORTALS
         from streamable_token.addresses import parse_address
 
         self.router = Router(engine, Config())
@@ -245,7 +245,7 @@ def op_json(**fields) -> bytes:
 
 
 def router_calls(drv: RouterDriver, impl, sc: Scenario, clock: Clock, op: str, n: int) -> Iterator[Callable]:
-    from rollup.codec import encode_deposit
+    from streamable_token.rollup.codec import encode_deposit
 
     rng = random.Random(1000 + sum(map(ord, op)))
     used: set = set()

@@ -1,7 +1,8 @@
-"""SQLite storage of the streaming engine: schema, migrations, and row load/store.
-
-Only stores and loads: no stream math lives here. The caller owns the transaction.
+"""The DApp's own database concerns (not part of the installable engine): where
+``make run`` keeps its file (``db/dapp.sqlite``) and the WAL checkpointer thread
+(:mod:`db.checkpoint`). The engine's tables, schema and migrations live in the
+``streamable_token`` package; ``connect`` is re-exported here for the DApp's callers.
 """
-from db.schema import SCHEMA_VERSION, connect, migrate
+from streamable_token.schema import SCHEMA_VERSION, connect, migrate
 
 __all__ = ["SCHEMA_VERSION", "connect", "migrate"]

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from typing import Optional
 
-from db.schema import database_file
+from streamable_token.schema import database_file
 
 BACKSTOP_PAGES = 20_000  # the writer's own autocheckpoint while the thread runs (~80 MB of log)
 

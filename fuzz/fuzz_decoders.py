@@ -5,12 +5,12 @@
 
 The first byte of an input picks the target, the rest is its input:
 
-    0  rollup.ops.parse_command      a user's JSON command
-    1  rollup.codec.decode_deposit   a v2 ERC-20 portal payload
-    2  rollup.codec.decode_deposit   a v1 ERC-20 portal payload
-    3  rollup.inspect.parse          an inspect path or JSON query
-    4  rollup.codec.from_hex         the node's hex, as text
-    5  rollup.codec.parse_metadata   advance metadata, as JSON
+    0  streamable_token.rollup.ops.parse_command      a user's JSON command
+    1  streamable_token.rollup.codec.decode_deposit   a v2 ERC-20 portal payload
+    2  streamable_token.rollup.codec.decode_deposit   a v1 ERC-20 portal payload
+    3  streamable_token.rollup.inspect.parse          an inspect path or JSON query
+    4  streamable_token.rollup.codec.from_hex         the node's hex, as text
+    5  streamable_token.rollup.codec.parse_metadata   advance metadata, as JSON
     6  Router.advance                the whole router on a seeded in-memory database, from
                                      ALICE, MALLORY or the portal (second byte): a refusal
                                      must change nothing, an acceptance keep the invariants
@@ -35,9 +35,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 with atheris.instrument_imports():
-    from rollup import codec, ops
-    from rollup import inspect as routes
-    from rollup.router import Config, Router
+    from streamable_token.rollup import codec, ops
+    from streamable_token.rollup import inspect as routes
+    from streamable_token.rollup.router import Config, Router
     from streamable_token import StreamableToken, StreamError
     from fuzz.harness import ALICE, BOB, MALLORY, PORTAL, TOKEN, Node, check_invariants, metadata
 

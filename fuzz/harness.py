@@ -1,6 +1,6 @@
 """A rollup node in a box, the properties every state must keep, and the seeded input log.
 
-``Node`` drives the real :class:`rollup.router.Router` the way a rollup node does: v2
+``Node`` drives the real :class:`streamable_token.rollup.router.Router` the way a rollup node does: v2
 metadata built exactly as the local host builds it (same timestamps and prev_randao), input
 indices counted, the outputs of each input collected in order. ``check_invariants``
 asserts the invariants of shared/README.md over every account, token and stream;
@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 from eth_abi import decode as abi_decode
 
-from rollup.codec import PORTALS, encode_deposit
-from rollup.router import Config, Output, Router
+from streamable_token.rollup.codec import PORTALS, encode_deposit
+from streamable_token.rollup.router import Config, Output, Router
 from rollup_host.codec import DEFAULT_APP_ADDRESS, DEFAULT_CHAIN_ID, block_timestamp, prev_randao
 from streamable_token import Status, StreamableToken
 from streamable_token.addresses import checksum, parse_address

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from fuzz.harness import Node
-from rollup.router import Output
+from streamable_token.rollup.router import Output
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOOPBACK = "127.0.0.1"

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import requests
 
-from rollup.router import committed_input_key, input_key
+from streamable_token.rollup.router import committed_input_key, input_key
 
 from .chain_file import ChainMismatch
 from .child import stop as stop_child

@@ -1,4 +1,12 @@
-"""Streaming balances for ERC-20 tokens inside a Cartesi rollup: the domain."""
+"""Streaming balances for ERC-20 tokens inside a Cartesi rollup: the library a DApp embeds.
+
+The public API: :class:`StreamableToken` (the engine), its errors and :class:`Stream`.
+The rollup adapter a DApp mounts (op and route tables, the router) is
+:mod:`streamable_token.rollup`.
+"""
+
+__version__ = "0.2.0"
+
 from streamable_token.errors import (
     InsufficientFunds,
     InvalidInput,
@@ -8,9 +16,11 @@ from streamable_token.errors import (
     UnknownStream,
 )
 from streamable_token.stream import Status, Stream
-from streamable_token.token import MAX_UINT256, Balance, StreamableToken
+from streamable_token.constants import MAX_UINT256
+from streamable_token.token import Balance, StreamableToken
 
 __all__ = [
+    "__version__",
     "Balance",
     "InsufficientFunds",
     "InvalidInput",

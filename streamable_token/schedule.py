@@ -168,13 +168,17 @@ class Side:
         self.prefix_at: tuple[int, Delta] | None = None
         """(block, prefix sum of the stored events at block) when a read fetched it with the row."""
 
+    def needs_events(self, b: int) -> bool:
+        """Whether the pending sum up to ``b`` needs the stored events: only inside the
+        bounds. Before ``first`` none has happened, at or after ``last`` all have.
+        (The ledger store asks SQLite the same, NEEDS_EVENTS_SQL.)"""
+        return self.first <= b < self.last
+
     def pending(self, b: int) -> Optional[Delta]:
         """Sum of pending events up to ``b`` when the summary (or a prefix fetched with
         the ledger row) answers, else None: then the stored events must be summed."""
-        if not self.last or b < self.first:
-            return ZERO
-        if b >= self.last:
-            return self.total
+        if not self.needs_events(b):
+            return self.total if self.last and b >= self.last else ZERO
         if self.prefix_at is not None and self.prefix_at[0] == b:
             return sub(self.prefix_at[1], self.base)
         return None

@@ -1,7 +1,7 @@
 """A stream and its life: how much it has paid at any block, and which state it is in."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
@@ -39,6 +39,10 @@ class Stream:
     remainder: int
     streamed_before: int
     canceled_block: Optional[int]
+    # where the stream's rows are (set when loaded from the database; not part of its value)
+    token_id: int = field(default=0, compare=False, repr=False)
+    sender_id: int = field(default=0, compare=False, repr=False)
+    receiver_id: int = field(default=0, compare=False, repr=False)
 
     @property
     def duration(self) -> int:
@@ -60,3 +64,22 @@ class Stream:
         if block < self.end_block:
             return Status.STREAMING
         return Status.SETTLED
+
+    def to_json(self, block: int) -> dict:
+        """The stream as notices and inspects show it at ``block`` (amounts as strings)."""
+        return {
+            "id": self.id,
+            "token": self.token,
+            "sender": self.sender,
+            "receiver": self.receiver,
+            "amount": str(self.amount),
+            "start_block": self.start_block,
+            "end_block": self.end_block,
+            "duration": self.duration,
+            "rate": str(self.rate),
+            "remainder": str(self.remainder),
+            "canceled_block": self.canceled_block,
+            "status": self.status_at(block).value,
+            "streamed": str(self.streamed_at(block)),
+            "block": block,
+        }

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
-from db import store
-from db.schema import connect
+from streamable_token import ledger_store, store
 from streamable_token.addresses import checksum, parse_address
+from streamable_token.constants import MAX_BLOCK, MAX_ID, MAX_UINT256
 from streamable_token.errors import (
     InsufficientFunds,
     InvalidInput,
@@ -26,33 +25,12 @@ from streamable_token.errors import (
     Unauthorized,
     UnknownStream,
 )
-from streamable_token.schedule import (
-    INLINE_MAX_EVENTS,
-    ZERO,
-    Delta,
-    Event,
-    Ledger,
-    Side,
-    add,
-    event_delta,
-    flow,
-    grown_roots,
-    query_path,
-    segment_events,
-    prefix_path,
-    split_amount,
-    sub,
-    tree_size_for,
-    update_path,
-)
+from streamable_token.ledger_store import INCOMING, OUTGOING
+from streamable_token.schedule import Ledger, segment_events, split_amount
+from streamable_token.schema import connect, ensure_schema
 from streamable_token.stream import Stream
 
-MAX_UINT256 = 2**256 - 1
-MAX_BLOCK = 2**62
-"""Blocks and stream ends must stay below this (SQLite INTEGER and tree node keys)."""
-
 ROLES = ("incoming", "outgoing", "all")
-INCOMING, OUTGOING = 0, 1
 
 
 class Balance(NamedTuple):
@@ -75,21 +53,29 @@ def _check_block(value: Any, field: str = "block") -> int:
     return _check_int(field, value, 0, MAX_BLOCK, f"an integer block number in 0..{MAX_BLOCK}")
 
 
-@lru_cache(maxsize=64)
-def _prefix_path(block: int) -> tuple[int, ...]:
-    """prefix_path, kept for the few blocks in use: every call of a block asks for it."""
-    return tuple(prefix_path(block))
-
-
 class StreamableToken:
     """Many ERC-20 tokens' streaming balances in one SQLite database.
 
-    ``db`` is a path or an open connection (from :func:`db.connect`). Blocks passed to
-    mutating calls must not go back in time for the accounts they touch.
+    ``db`` is a path (a database of the engine's own, opened by
+    :func:`streamable_token.schema.connect`) or any open ``sqlite3`` connection, such as a
+    host DApp's own: the engine's tables (all named ``st_*``) are created in it if
+    missing. The engine never commits or rolls back a transaction it did not open: on a
+    connection in the sqlite3 module's default (implicit) transaction mode, a call opens
+    the transaction as a DML statement would and leaves it to the caller to commit or roll
+    back; inside any open transaction each call is a savepoint, so a refused call undoes
+    only itself. On an ``isolation_level=None`` connection outside a transaction each call
+    commits on its own (autocommit, as asked). Blocks passed to mutating calls must not go
+    back in time for the accounts they touch.
     """
 
     def __init__(self, db: Union[str, sqlite3.Connection]) -> None:
-        self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+        if isinstance(db, sqlite3.Connection):
+            ensure_schema(db)
+            self.conn = db
+        else:
+            self.conn = connect(db)
+        # sqlite3's default mode opens transactions implicitly and leaves them open
+        self._implicit = self.conn.isolation_level is not None and getattr(self.conn, "autocommit", -1) == -1
         self._savepoints = True
 
     def close(self) -> None:
@@ -110,26 +96,27 @@ class StreamableToken:
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:
+        if self._implicit and not self.conn.in_transaction:
+            self.conn.execute("BEGIN")  # the caller's transaction, as sqlite3 opens one for DML
         if not self._savepoints:
             yield
             return
-        self.conn.execute("SAVEPOINT engine_call")
+        self.conn.execute("SAVEPOINT st_call")
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK TO engine_call")
-            self.conn.execute("RELEASE engine_call")
+            self.conn.execute("ROLLBACK TO st_call")
+            self.conn.execute("RELEASE st_call")
             raise
-        self.conn.execute("RELEASE engine_call")
+        self.conn.execute("RELEASE st_call")
 
     # --- ledgers ------------------------------------------------------------------
 
     def _ledger(self, token_id: int, account_id: int, block: int) -> Ledger:
-        """The account's ledger settled to ``block``, created empty if new (not stored)."""
-        ledger = store.ledger_of(self.conn, token_id, account_id, block, _prefix_path(block))
+        """The account's ledger settled to ``block``, created empty if new."""
+        ledger = ledger_store.ledger_of(self.conn, token_id, account_id, block)
         if ledger is None:
-            lid = store.insert_ledger(self.conn, account_id, token_id, block)
-            return Ledger(lid, block, 0, 0, Side(), Side())
+            return ledger_store.new_ledger(self.conn, account_id, token_id, block)
         self._settle(ledger, block)
         return ledger
 
@@ -137,7 +124,7 @@ class StreamableToken:
         """(ledger settled to ``block``, token id, account id) of an account that has a
         ledger of the token, else None. One statement finds the ids, the ledger and the
         sums that settling it needs: the common case of every call."""
-        found = store.ledger_at(self.conn, token, account, block, _prefix_path(block))
+        found = ledger_store.ledger_at(self.conn, token, account, block)
         if found is not None:
             self._settle(found[0], block)
         return found
@@ -159,77 +146,11 @@ class StreamableToken:
         account_id = store.ensure_account(self.conn, account)
         return self._ledger(token_id, account_id, block), account_id
 
-    def _side_pending(self, ledger: Ledger, which: int, side: Side, b: int) -> Delta:
-        """Sum of the side's pending events in (ledger.block, b]."""
-        known = side.pending(b)
-        if known is not None:
-            return known
-        if side.tree_size:
-            return sub(store.sum_nodes(self.conn, ledger.id * 2 + which, query_path(b, side.tree_size)), side.base)
-        return store.sum_events(self.conn, ledger.id * 2 + which, b)
-
     def _settle(self, ledger: Ledger, block: int) -> None:
+        """Time only moves forward for an account: settle it to ``block`` or refuse."""
         if block < ledger.block:
             raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
-        if block == ledger.block:
-            return
-        for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
-            if side.idle:
-                continue
-            pending = self._side_pending(ledger, which, side, block)
-            moved = flow(side.rate, ledger.block, block, pending)
-            removed = 0
-            if side.count and block >= side.first:
-                removed = store.delete_events(self.conn, ledger.id * 2 + which, block)
-            side.settled(block, pending, removed)
-            if which == INCOMING:
-                ledger.available += moved
-            else:
-                ledger.committed -= moved
-        ledger.block = block
-
-    def _add_events(self, ledger: Ledger, which: int, events: list[Event], sign: int) -> None:
-        """Put a segment's events on (sign=1) or take them off (sign=-1) a settled side.
-
-        An event at or before the settled block has already happened: only its rate change
-        still matters going forward. Later events are pending.
-        """
-        side = ledger.outgoing if which == OUTGOING else ledger.incoming
-        side_key = ledger.id * 2 + which
-        to_tree: list[tuple[int, Delta]] = []
-        for block, rate_change, lump in events:
-            rate_change, lump = sign * rate_change, sign * lump
-            if block <= ledger.block:
-                side.rate += rate_change
-                continue
-            delta = event_delta(block, rate_change, lump)
-            if side.tree_size:
-                to_tree.append((block, delta))
-                side.added(block, delta)
-            else:
-                side.added(block, delta, store.add_event(self.conn, side_key, block, delta))
-        if not side.tree_size and side.count > INLINE_MAX_EVENTS:
-            to_tree = store.take_events(self.conn, side_key)
-            side.count = 0
-        if to_tree:
-            self._tree_add(side_key, side, to_tree)
-
-    def _tree_add(self, side_key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
-        """Add (block, delta) events to the side's tree, growing its domain if needed."""
-        old = side.tree_size
-        size = tree_size_for(max(block for block, _ in events), max(old, 1))
-        roots = grown_roots(old, size) if old else []
-        paths = [(update_path(block, size), delta) for block, delta in events]
-        wanted = {n for path, _ in paths for n in path} | ({old} if roots else set())
-        nodes = store.load_nodes(self.conn, side_key, wanted)
-        changed: dict[int, Delta] = {}
-        for root in roots:
-            changed[root] = nodes[root] = nodes.get(old, ZERO)
-        for path, delta in paths:
-            for n in path:
-                changed[n] = nodes[n] = add(nodes.get(n, ZERO), delta)
-        store.store_nodes(self.conn, side_key, changed)
-        side.tree_size = size
+        ledger_store.settle(self.conn, ledger, block)
 
     # --- deposits and withdrawals -------------------------------------------------
 
@@ -248,7 +169,7 @@ class StreamableToken:
                 token_id = store.ensure_token(self.conn, t)
                 account_id = store.ensure_account(self.conn, a)
                 # with a block, the ledger was just looked for: it does not exist yet
-                ledger = None if block is not None else store.load_ledger(self.conn, account_id, token_id)
+                ledger = None if block is not None else ledger_store.load_ledger(self.conn, account_id, token_id)
                 if ledger is None:
                     ledger = self._ledger(token_id, account_id, 0 if block is None else block)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
@@ -258,7 +179,7 @@ class StreamableToken:
                     " the token's total supply stays within uint256"
                 )
             ledger.available += amount
-            store.store_ledger(self.conn, ledger)
+            ledger_store.store_ledger(self.conn, ledger)
             store.store_token_totals(self.conn, token_id, deposited + amount, withdrawn)
 
     def burn(self, token: Any, account: Any, amount: int, block: int) -> None:
@@ -272,7 +193,7 @@ class StreamableToken:
             if ledger.available < amount:
                 raise InsufficientFunds(checksum(a), amount, ledger.available, block)
             ledger.available -= amount
-            store.store_ledger(self.conn, ledger)
+            ledger_store.store_ledger(self.conn, ledger)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
             store.store_token_totals(self.conn, token_id, deposited, withdrawn + amount)
 
@@ -292,8 +213,8 @@ class StreamableToken:
             dst, _ = self._receiving_ledger(token_id, t, r, block)
             src.available -= amount
             dst.available += amount
-            store.store_ledger(self.conn, src)
-            store.store_ledger(self.conn, dst)
+            ledger_store.store_ledger(self.conn, src)
+            ledger_store.store_ledger(self.conn, dst)
 
     # --- streams ------------------------------------------------------------------
 
@@ -312,6 +233,19 @@ class StreamableToken:
         It pays ``amount // duration`` per block from ``start_block`` and the remainder at
         the last block, so it is funded in full at open and can never fail later.
         """
+        return self.new_stream(token, sender, receiver, amount, start_block, duration, block).id
+
+    def new_stream(
+        self,
+        token: Any,
+        sender: Any,
+        receiver: Any,
+        amount: int,
+        start_block: int,
+        duration: int,
+        block: int,
+    ) -> Stream:
+        """As :meth:`open_stream`, returning the stream as :meth:`get_stream` would."""
         t = parse_address(token, "token")
         s = parse_address(sender, "sender")
         r = parse_address(receiver, "receiver")
@@ -339,49 +273,38 @@ class StreamableToken:
             src.available -= amount
             src.committed += amount
             events = segment_events(start_block, end, rate, remainder)
-            self._add_events(src, OUTGOING, events, 1)
-            self._add_events(dst, INCOMING, events, 1)
-            store.store_ledger(self.conn, src)
-            store.store_ledger(self.conn, dst)
-            return store.insert_stream(
-                self.conn,
-                {
-                    "token_id": token_id,
-                    "sender_id": sender_id,
-                    "receiver_id": receiver_id,
-                    "amount": amount,
-                    "start_block": start_block,
-                    "end_block": end,
-                    "opened_block": block,
-                    "seg_start": start_block,
-                    "rate": rate,
-                    "remainder": remainder,
-                    "streamed_before": 0,
-                },
+            ledger_store.add_events(self.conn, src, OUTGOING, events, 1)
+            ledger_store.add_events(self.conn, dst, INCOMING, events, 1)
+            ledger_store.store_ledger(self.conn, src)
+            ledger_store.store_ledger(self.conn, dst)
+            sid = store.insert_stream(
+                self.conn, token_id, sender_id, receiver_id, amount, start_block, end, block, rate, remainder
             )
+            return Stream(sid, checksum(t), checksum(s), checksum(r), amount, start_block, end, block,
+                          start_block, rate, remainder, 0, None, token_id, sender_id, receiver_id)
 
-    def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> dict:
+    def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> Stream:
         """Load a stream that ``caller`` may change at ``block``, or refuse why not."""
-        _check_int("stream_id", stream_id, 1, 2**63 - 1, "a positive integer stream id")
-        c = parse_address(caller, "caller")
+        _check_int("stream_id", stream_id, 1, MAX_ID, "a positive integer stream id")
+        c = checksum(parse_address(caller, "caller"))
         row = store.load_stream(self.conn, stream_id)
         if row is None:
             raise UnknownStream(stream_id)
-        allowed = (row["sender"],) if parties == "sender" else (row["sender"], row["receiver"])
+        allowed = (row.sender,) if parties == "sender" else (row.sender, row.receiver)
         if c not in allowed:
             who = "its sender" if parties == "sender" else "its sender or receiver"
-            raise Unauthorized(f"{checksum(c)} may not change stream {stream_id}: only {who} may")
-        if row["canceled_block"] is not None:
-            raise StreamClosed(f"stream {stream_id} was canceled at block {row['canceled_block']}")
-        if block >= row["end_block"]:
+            raise Unauthorized(f"{c} may not change stream {stream_id}: only {who} may")
+        if row.canceled_block is not None:
+            raise StreamClosed(f"stream {stream_id} was canceled at block {row.canceled_block}")
+        if block >= row.end_block:
             raise StreamClosed(
-                f"stream {stream_id} has fully streamed at block {row['end_block']}; nothing left to change"
+                f"stream {stream_id} has fully streamed at block {row.end_block}; nothing left to change"
             )
         return row
 
-    def _parties(self, row: dict, block: int) -> tuple[Ledger, Ledger]:
-        src = self._ledger(row["token_id"], row["sender_id"], block)
-        dst = self._ledger(row["token_id"], row["receiver_id"], block)
+    def _parties(self, row: Stream, block: int) -> tuple[Ledger, Ledger]:
+        src = self._ledger(row.token_id, row.sender_id, block)
+        dst = self._ledger(row.token_id, row.receiver_id, block)
         return src, dst
 
     def cancel_stream(self, stream_id: int, caller: Any, block: int) -> tuple[int, int]:
@@ -391,19 +314,18 @@ class StreamableToken:
         block = _check_block(block)
         with self._atomic():
             row = self._open_for_change(stream_id, caller, block, "both")
-            stream = self._stream(row)
+            stream = row
             src, dst = self._parties(row, block)
-            events = segment_events(row["seg_start"], row["end_block"], row["rate"], row["remainder"])
-            self._add_events(src, OUTGOING, events, -1)
-            self._add_events(dst, INCOMING, events, -1)
+            events = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
+            ledger_store.add_events(self.conn, src, OUTGOING, events, -1)
+            ledger_store.add_events(self.conn, dst, INCOMING, events, -1)
             streamed = stream.streamed_at(block)
-            refund = row["amount"] - streamed
+            refund = row.amount - streamed
             src.committed -= refund
             src.available += refund
-            store.store_ledger(self.conn, src)
-            store.store_ledger(self.conn, dst)
-            row["canceled_block"] = block
-            store.update_stream(self.conn, row)
+            ledger_store.store_ledger(self.conn, src)
+            ledger_store.store_ledger(self.conn, dst)
+            store.cancel_stream(self.conn, row.id, block)
             return streamed, refund
 
     def update_stream(
@@ -413,8 +335,9 @@ class StreamableToken:
         block: int,
         new_amount: Optional[int] = None,
         new_end_block: Optional[int] = None,
-    ) -> None:
-        """Change a stream's total amount and/or end block (sender only), keeping its id.
+    ) -> Stream:
+        """Change a stream's total amount and/or end block (sender only), keeping its id;
+        returns the stream as changed.
 
         What streamed up to ``block`` never changes; what is left (new amount minus what
         streamed) is spread from ``max(block, start_block)`` to the new end by the same
@@ -426,14 +349,14 @@ class StreamableToken:
             raise InvalidInput.missing("amount", "a new amount, a new end_block, or both")
         with self._atomic():
             row = self._open_for_change(stream_id, caller, block, "sender")
-            streamed = self._stream(row).streamed_at(block)
-            amount = row["amount"] if new_amount is None else _check_amount(new_amount)
-            end = row["end_block"] if new_end_block is None else _check_block(new_end_block, "end_block")
-            if amount == row["amount"] and end == row["end_block"]:
+            streamed = row.streamed_at(block)
+            amount = row.amount if new_amount is None else _check_amount(new_amount)
+            end = row.end_block if new_end_block is None else _check_block(new_end_block, "end_block")
+            if amount == row.amount and end == row.end_block:
                 raise InvalidInput("amount", amount, "a new amount or end_block different from the current ones")
             if amount <= streamed:
                 raise InvalidInput("amount", amount, f"more than the {streamed} already streamed")
-            seg_start = max(block, row["start_block"])
+            seg_start = max(block, row.start_block)
             if end <= seg_start:
                 raise InvalidInput("end_block", end, f"> {seg_start}")
             rate, remainder = split_amount(amount - streamed, end - seg_start)
@@ -443,27 +366,24 @@ class StreamableToken:
                     " streamed, so that at least 1 unit flows per block"
                 )
             src, dst = self._parties(row, block)
-            increase = amount - row["amount"]
+            increase = amount - row.amount
             if increase > src.available:
-                raise InsufficientFunds(checksum(row["sender"]), increase, src.available, block)
-            old = segment_events(row["seg_start"], row["end_block"], row["rate"], row["remainder"])
+                raise InsufficientFunds(row.sender, increase, src.available, block)
+            old = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
             new = segment_events(seg_start, end, rate, remainder)
             for ledger, which in ((src, OUTGOING), (dst, INCOMING)):
-                self._add_events(ledger, which, old, -1)
-                self._add_events(ledger, which, new, 1)
+                ledger_store.add_events(self.conn, ledger, which, old, -1)
+                ledger_store.add_events(self.conn, ledger, which, new, 1)
             src.available -= increase
             src.committed += increase
-            store.store_ledger(self.conn, src)
-            store.store_ledger(self.conn, dst)
-            row.update(
-                amount=amount,
-                end_block=end,
-                seg_start=seg_start,
-                rate=rate,
-                remainder=remainder,
-                streamed_before=streamed,
+            ledger_store.store_ledger(self.conn, src)
+            ledger_store.store_ledger(self.conn, dst)
+            changed = Stream(
+                row.id, row.token, row.sender, row.receiver, amount, row.start_block, end, row.opened_block,
+                seg_start, rate, remainder, streamed, None, row.token_id, row.sender_id, row.receiver_id,
             )
-            store.update_stream(self.conn, row)
+            store.update_stream(self.conn, changed)
+            return changed
 
     # --- reads (never write) ------------------------------------------------------
 
@@ -472,54 +392,28 @@ class StreamableToken:
         account's last change; a later block projects today's streams forward."""
         block = _check_block(block)
         t, a = parse_address(token, "token"), parse_address(account, "account")
-        found = store.ledger_at(self.conn, t, a, block, _prefix_path(block))
+        found = ledger_store.ledger_at(self.conn, t, a, block)
         if found is None:
             return Balance(0, 0, 0)
         ledger = found[0]
         if block < ledger.block:
             raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
-        available, committed = ledger.available, ledger.committed
-        if block > ledger.block:
-            for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
-                if side.idle:
-                    continue
-                moved = flow(side.rate, ledger.block, block, self._side_pending(ledger, which, side, block))
-                if which == INCOMING:
-                    available += moved
-                else:
-                    committed -= moved
+        flowed_in, flowed_out = ledger_store.flows(self.conn, ledger, block)
+        available, committed = ledger.available + flowed_in, ledger.committed - flowed_out
         return Balance(available + committed, available, committed)
 
     def last_change(self, token: Any, account: Any) -> Optional[int]:
         """The block of the account's last change for this token, if it has a ledger."""
         t, a = parse_address(token, "token"), parse_address(account, "account")
-        found = store.ledger_at(self.conn, t, a, 0, ())  # at block 0 no side has anything to sum
+        found = ledger_store.ledger_at(self.conn, t, a, 0)  # at block 0 no side has anything to sum
         return None if found is None else found[0].block
 
-    @staticmethod
-    def _stream(row: dict) -> Stream:
-        return Stream(
-            id=row["id"],
-            token=checksum(row["token"]),
-            sender=checksum(row["sender"]),
-            receiver=checksum(row["receiver"]),
-            amount=row["amount"],
-            start_block=row["start_block"],
-            end_block=row["end_block"],
-            opened_block=row["opened_block"],
-            seg_start=row["seg_start"],
-            rate=row["rate"],
-            remainder=row["remainder"],
-            streamed_before=row["streamed_before"],
-            canceled_block=row["canceled_block"],
-        )
-
     def get_stream(self, stream_id: int) -> Stream:
-        _check_int("stream_id", stream_id, 1, 2**63 - 1, "a positive integer stream id")
-        row = store.load_stream(self.conn, stream_id)
-        if row is None:
+        _check_int("stream_id", stream_id, 1, MAX_ID, "a positive integer stream id")
+        stream = store.load_stream(self.conn, stream_id)
+        if stream is None:
             raise UnknownStream(stream_id)
-        return self._stream(row)
+        return stream
 
     def streams_of(
         self,
@@ -533,14 +427,13 @@ class StreamableToken:
         if role not in ROLES:
             raise InvalidInput("role", role, "one of incoming, outgoing, all")
         limit = _check_int("limit", limit, 1, 1000, "an integer in 1..1000")
-        after_id = _check_int("after", after_id, 0, 2**63 - 1, "a stream id >= 0")
+        after_id = _check_int("after", after_id, 0, MAX_ID, "a stream id >= 0")
         if active_at is not None:
             _check_block(active_at, "active_at")
         account_id = store.find_account(self.conn, parse_address(account, "account"))
         if account_id is None:
             return []
-        rows = store.list_streams(self.conn, account_id, role, after_id, limit, active_at)
-        return [self._stream(r) for r in rows]
+        return store.list_streams(self.conn, account_id, role, after_id, limit, active_at)
 
     def total_supply(self, token: Any) -> int:
         """What the DApp holds of a token: deposited minus withdrawn (= Σ balances)."""
@@ -565,7 +458,7 @@ class StreamableToken:
         token_id = store.find_token(self.conn, parse_address(token, "token"))
         if token_id is None:
             return []
-        return [checksum(a) for a, _ in store.ledgers_of_token(self.conn, token_id)]
+        return [checksum(a) for a, _ in ledger_store.ledgers_of_token(self.conn, token_id)]
 
     def state_hash(self) -> str:
         return store.state_hash(self.conn)

@@ -9,8 +9,8 @@ from eth_abi.packed import encode_packed
 from eth_utils import to_checksum_address
 from hypothesis import given, strategies as st
 
-from rollup import inspect as routes
-from rollup.codec import (
+from streamable_token.rollup import inspect as routes
+from streamable_token.rollup.codec import (
     ZERO_VALUE,
     decode_deposit,
     encode_deposit,
@@ -19,7 +19,7 @@ from rollup.codec import (
     transfer_call,
     voucher_body,
 )
-from rollup.ops import parse_command
+from streamable_token.rollup.ops import parse_command
 from streamable_token.addresses import checksum
 from streamable_token.errors import InvalidInput
 

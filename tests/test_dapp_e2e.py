@@ -9,7 +9,7 @@ import pytest
 from eth_abi import decode as abi_decode
 
 from dapp import RollupClient
-from rollup.codec import ERC20_TRANSFER_SELECTOR
+from streamable_token.rollup.codec import ERC20_TRANSFER_SELECTOR
 from tests.conftest import LocalNode
 
 TOKEN = "0x1111111111111111111111111111111111111111"
@@ -211,7 +211,7 @@ def test_http_client_gives_up_on_a_server_that_never_answers():
     import socket
     import time
 
-    from rollup.http_client import Connection, NoAnswer
+    from streamable_token.rollup.http_client import Connection, NoAnswer
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         conn = Connection(f"http://127.0.0.1:{listener.getsockname()[1]}")
@@ -268,7 +268,7 @@ def _stdlib(sock):
 
 
 def test_http_client_reads_answers_as_http_client_does():
-    from rollup.http_client import read_response
+    from streamable_token.rollup.http_client import read_response
 
     for raw in ANSWERS:
         assert _answer_via(read_response, raw) == _answer_via(_stdlib, raw), raw

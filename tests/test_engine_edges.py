@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from db import connect
+from streamable_token.schema import SCHEMA_VERSION, connect
 from streamable_token import (
     MAX_UINT256,
     InsufficientFunds,
@@ -68,7 +68,7 @@ def test_amounts_near_uint256_max_are_exact(engine):
 def test_tree_schedules_are_exact_for_small_and_huge_amounts(monkeypatch, unit):
     """Many streams into one account put its schedule in the Fenwick tree, whose sums are
     stored as summable limbs or, past ±2^167, whole: both must give the exact balance."""
-    from streamable_token import token as token_module
+    from streamable_token import ledger_store as token_module  # where the inline limit is read
 
     monkeypatch.setattr(token_module, "INLINE_MAX_EVENTS", 2)
     engine = StreamableToken(":memory:")
@@ -86,7 +86,7 @@ def test_tree_schedules_are_exact_for_small_and_huge_amounts(monkeypatch, unit):
     for block in (20, 33, 41):
         expected = sum(engine.get_stream(i).streamed_at(block) for i in ids) - 1
         assert engine.realtime_balance_of(T, BOB, block).balance == expected
-    kinds = engine.conn.execute("SELECT count(big), count(*) FROM tree_nodes").fetchone()
+    kinds = engine.conn.execute("SELECT count(big), count(*) FROM st_tree_nodes").fetchone()
     assert kinds[1] > 0 and (kinds[0] > 0) == (unit > 2**100)
 
 
@@ -280,7 +280,7 @@ def test_same_calls_give_byte_identical_dumps(tmp_path):
         second_half(engine)
         dumps.append("\n".join(engine.conn.iterdump()))
     assert dumps[0] == dumps[1]
-    assert "INSERT INTO \"streams\"" in dumps[0]
+    assert "INSERT INTO \"st_streams\"" in dumps[0]
 
 
 def test_refused_call_inside_a_transaction_leaves_no_partial_write(tmp_path):
@@ -299,12 +299,40 @@ def test_refused_call_inside_a_transaction_leaves_no_partial_write(tmp_path):
 def test_schema_version_is_recorded_and_newer_databases_are_refused(tmp_path):
     path = str(tmp_path / "s.sqlite")
     conn = connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    assert conn.execute("SELECT version FROM st_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    conn.execute("PRAGMA user_version = 999")
+    conn.execute("UPDATE st_version SET version = 999")
     conn.close()
     with pytest.raises(RuntimeError, match="newer"):
         connect(path)
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT count(*) FROM tokens").fetchone()[0] == 0
+    assert raw.execute("SELECT count(*) FROM st_tokens").fetchone()[0] == 0
+
+
+def test_the_stream_a_write_returns_is_the_stream_stored(engine):
+    """new_stream and update_stream hand back what get_stream would read, ids included
+    (the router builds its notices from them without reading the stream again)."""
+    funded(engine, 10_000)
+    opened = engine.new_stream(T, ALICE, BOB.upper().replace("0X", "0x"), 999, 5, 10, 1)
+    stored = engine.get_stream(opened.id)
+    assert opened == stored
+    assert (opened.token_id, opened.sender_id, opened.receiver_id) == (stored.token_id, stored.sender_id, stored.receiver_id)
+    assert opened.to_json(7) == stored.to_json(7)
+    changed = engine.update_stream(opened.id, ALICE, 8, new_amount=2000, new_end_block=30)
+    assert changed == engine.get_stream(opened.id) and changed.amount == 2000 and changed.seg_start == 8
+    assert engine.open_stream(T, ALICE, CAROL, 10, 9, 10, 8) == opened.id + 1
+
+
+def test_events_sharing_a_block_add_and_cancel_out_exactly(engine):
+    """Two streams ending at the same block share one event row; canceling one leaves the
+    other's event, canceling both removes the row (the one-statement paths and the
+    read-and-sum path agree)."""
+    funded(engine, 10**6)
+    a = engine.open_stream(T, ALICE, BOB, 1000, 10, 10, 1)   # rows at 10 and 20
+    b = engine.open_stream(T, ALICE, BOB, 777, 15, 5, 1)     # rows at 15 and 20 (shared)
+    engine.cancel_stream(a, ALICE, 2)
+    assert [engine.realtime_balance_of(T, BOB, blk).balance for blk in (15, 17, 20, 30)] == [0, 310, 777, 777]
+    engine.cancel_stream(b, BOB, 3)
+    assert engine.conn.execute("SELECT count(*) FROM st_side_events").fetchone()[0] == 0
+    assert engine.realtime_balance_of(T, ALICE, 40).balance == 10**6

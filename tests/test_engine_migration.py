@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from db import connect
-from db.schema import SCHEMA_VERSION
+from streamable_token.schema import connect
+from streamable_token.schema import SCHEMA_VERSION
 from streamable_token import StreamableToken
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1.sqlite"
@@ -66,7 +66,7 @@ def test_schema_v1_database_is_migrated_and_answers_as_a_fresh_one(tmp_path):
     migrated_path = tmp_path / "old.sqlite"
     shutil.copy(FIXTURE, migrated_path)
     conn = connect(str(migrated_path))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT version FROM st_version").fetchone()[0] == SCHEMA_VERSION
     migrated = StreamableToken(conn)
     fresh = StreamableToken(str(tmp_path / "new.sqlite"))
     scenario(fresh)

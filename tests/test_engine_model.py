@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-import streamable_token.token as token_module
+import streamable_token.ledger_store as token_module  # where the inline limit is read
 from streamable_token import (
     MAX_UINT256,
     InsufficientFunds,
@@ -137,6 +137,12 @@ class Model:
         self.available[(s.token, s.sender)] -= amount - s.amount
         s.amount, s.end, s.seg_start = amount, end, seg
         s.rate, s.rem = divmod(amount - s.paid, end - seg)
+        return (s.amount, s.end, s.seg_start, s.rate, s.rem)
+
+
+def changed(stream) -> tuple:
+    """What an update returns, as the model keeps it."""
+    return (stream.amount, stream.end_block, stream.seg_start, stream.rate, stream.remainder)
 
 
 def outcome(fn):
@@ -232,7 +238,7 @@ class EngineMachine(RuleBasedStateMachine):
         b = self.model.block
         new_end = None if extend is None else max(0, b + extend)
         self.both(
-            lambda: self.engine.update_stream(sid, caller, b, new_amount=new_amount, new_end_block=new_end),
+            lambda: changed(self.engine.update_stream(sid, caller, b, new_amount=new_amount, new_end_block=new_end)),
             lambda: self.model.update(sid, caller, new_amount, new_end),
         )
 

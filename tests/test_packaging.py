@@ -256,7 +256,7 @@ def test_machine_stage_runs_its_command_from_its_own_files(tmp_path):
 
     machine = stages()[-1]
     workdir = lay_out(machine, tmp_path / "root")
-    assert sorted(p.name for p in workdir.iterdir()) == ["dapp.py", "db", "requirements.txt", "rollup", "streamable_token"]
+    assert sorted(p.name for p in workdir.iterdir()) == ["dapp.py", "db", "requirements.txt", "streamable_token"]
     assert filecmp_same(workdir / "requirements.txt", ROOT / "requirements.txt")
     server, url = start_in_thread(port=0, rollups=machine.env["ROLLUPS_VERSION"], finish_timeout=1)
     env = dict(machine.env)

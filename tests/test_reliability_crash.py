@@ -18,11 +18,11 @@ from collections import Counter
 
 import pytest
 
-from db.store import state_hash
+from streamable_token.store import state_hash
 from fuzz.harness import ALICE, BOB, CAROL, PORTAL, TOKEN, TOKEN2, Node, metadata, mixed_log, op
 from fuzz.rig import DappProcess, FaultProxy, Plan, drained, host_record, output_indices_are_dense, replay_host_inputs
-from rollup.codec import encode_deposit
-from rollup.router import Output
+from streamable_token.rollup.codec import encode_deposit
+from streamable_token.rollup.router import Output
 from rollup_host import HostClient, start_in_thread
 
 KILLS = Counter()

@@ -11,13 +11,13 @@ from collections import Counter
 
 import pytest
 
-from db.store import state_hash
+from streamable_token.store import state_hash
 from fuzz.harness import ALICE, BOB, PORTAL, TOKEN, Node, address, op
 from fuzz.rig import (
     FAULTS, GARBAGE_BEFORE, DappThread, FaultProxy, LogRecords, Plan, drained, host_record, output_indices_are_dense,
     wait_until,
 )
-from rollup.codec import encode_deposit
+from streamable_token.rollup.codec import encode_deposit
 from rollup_host import start_in_thread
 
 CLIENT_TIMEOUT = 0.2  # the DApp's HTTP timeout here; the host's long-poll must be shorter

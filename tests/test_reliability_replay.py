@@ -22,11 +22,11 @@ import time
 
 import pytest
 
-from db.store import state_hash
+from streamable_token.store import state_hash
 from fuzz.harness import PORTAL, Node, all_streams, check_invariants, decode_output, log_digest, metadata, mixed_log
 from fuzz.rig import DappProcess, drained, host_record, output_indices_are_dense, record_of, wait_until
-from rollup.codec import decode_deposit
-from rollup.router import Output
+from streamable_token.rollup.codec import decode_deposit
+from streamable_token.rollup.router import Output
 from rollup_host import HostClient, start_in_thread
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum

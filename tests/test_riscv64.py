@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from db.store import state_hash
+from streamable_token.store import state_hash
 from fuzz.harness import log_digest, metadata, mixed_log
 from fuzz.rig import drained, host_record, output_indices_are_dense, wait_until
 from rollup_host import HostClient, start_in_thread
@@ -65,10 +65,10 @@ def test_the_interpreter_is_the_cartesi_machines():
 
 
 def test_the_machine_image_modules_import_and_compute():
-    """What the Dockerfile's machine stage copies (dapp.py, db, rollup, streamable_token) and
+    """What the Dockerfile's machine stage copies (dapp.py, db, streamable_token) and
     its requirements, pycryptodome's C (built for riscv64 here) included: an EIP-55
     checksum runs keccak through it."""
-    out = emulated("import dapp, db.store, db.checkpoint, rollup.router, rollup.inspect, streamable_token\n"
+    out = emulated("import dapp, db.checkpoint, streamable_token.rollup.router, streamable_token.rollup.inspect\n"
                    "import eth_abi, eth_utils, requests\n"
                    "from Crypto.Hash import keccak\n"
                    "from streamable_token.addresses import checksum\n"

@@ -579,7 +579,7 @@ def test_a_dapp_call_gets_the_same_answer_read_from_the_buffer_or_line_by_line(m
     """A call sent in one segment is read whole from the buffer; the same call with its
     body a moment later, or with a folded header line, goes through the stdlib's reading.
     Each pair must be answered alike (output indices count on, as both are kept)."""
-    from rollup.http_client import read_response
+    from streamable_token.rollup.http_client import read_response
 
     server, url, client = make_host()
     port = int(url.rsplit(":", 1)[1])

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from rollup.codec import PORTALS, encode_deposit
-from rollup.router import Output, OutputRefused, Router
+from streamable_token.rollup.codec import PORTALS, encode_deposit
+from streamable_token.rollup.router import Output, OutputRefused, Router
 from streamable_token import StreamableToken
 
 TOKEN = "0x1111111111111111111111111111111111111111"
@@ -72,13 +72,13 @@ def test_an_attached_command_failing_after_it_wrote_leaves_only_the_deposit(tmp_
     bob = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"
     with_command = Router(StreamableToken(str(tmp_path / "a.sqlite")))
     plain = Router(StreamableToken(str(tmp_path / "b.sqlite")))
-    real_open = with_command.engine.open_stream
+    real_open = with_command.engine.new_stream  # what the open_stream op calls
 
     def open_then_fail(*args, **kwargs):
         real_open(*args, **kwargs)
         raise InvalidInput("amount", 500, "injected after the write")
 
-    monkeypatch.setattr(with_command.engine, "open_stream", open_then_fail)
+    monkeypatch.setattr(with_command.engine, "new_stream", open_then_fail)
     command = json.dumps({"op": "open_stream", "token": TOKEN, "receiver": bob, "amount": "500", "duration": 5})
     out: list[Output] = []
     deposit = encode_deposit(TOKEN, ALICE, 1000, command.encode())
@@ -86,7 +86,7 @@ def test_an_attached_command_failing_after_it_wrote_leaves_only_the_deposit(tmp_
     assert [o.kind for o in out] == ["notice", "report"]
     assert plain.advance(meta(PORTALS["v2"], 0), hexed(encode_deposit(TOKEN, ALICE, 1000)), out.append) == "accept"
     for table in ("tokens", "accounts", "ledgers", "side_events", "tree_nodes", "streams"):
-        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        query = f"SELECT * FROM st_{table} ORDER BY 1, 2"
         assert with_command.conn.execute(query).fetchall() == plain.conn.execute(query).fetchall(), table
 
 
@@ -120,7 +120,7 @@ def test_inspects_read_the_committed_state_through_a_connection_that_cannot_writ
     router = funded_router(tmp_path)
     assert router.reader is not None
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        router.reader.conn.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")
+        router.reader.conn.execute("INSERT INTO st_meta (key, value) VALUES ('x', x'00')")
     assert router.advance(meta(ALICE, 1), withdraw_payload(400), [].append) == "accept"
     status, (answer,) = router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/5".encode()))
     assert status == "accept"
@@ -132,4 +132,4 @@ def test_an_in_memory_database_inspects_on_its_own_connection_read_only():
     router = Router(StreamableToken(":memory:"))
     assert router.reader is None
     assert router.inspect(hexed(f"balance/{TOKEN}/{ALICE}/5".encode()))[0] == "accept"
-    router.conn.execute("INSERT INTO meta (key, value) VALUES ('x', x'00')")  # writable again afterwards
+    router.conn.execute("INSERT INTO st_meta (key, value) VALUES ('x', x'00')")  # writable again afterwards

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.harness import ALICE, BOB, TOKEN, Node
-from rollup.ops import MAX_DEPTH, load_json, nests_deeper_than
+from streamable_token.rollup.ops import MAX_DEPTH, load_json, nests_deeper_than
 from streamable_token.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from fuzz.harness import ALICE, APP, BOB, CAROL, MALLORY, PORTAL, TOKEN, TOKEN2, Node, metadata, op
-from rollup.codec import PORTALS, encode_deposit
-from rollup.router import Config
+from streamable_token.rollup.codec import PORTALS, encode_deposit
+from streamable_token.rollup.router import Config
 
 NOW = 20
 

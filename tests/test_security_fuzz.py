@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from fuzz.harness import (
     ALICE, BOB, CAROL, MALLORY, PORTAL, STATUS_ORDER, TOKEN, TOKEN2, Node, address, balances, check_invariants, op,
 )
-from rollup.codec import encode_deposit
+from streamable_token.rollup.codec import encode_deposit
 from streamable_token import MAX_UINT256
 from streamable_token.addresses import checksum, parse_address
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fuzz.harness import ALICE, BOB, PORTAL, TOKEN, Node, metadata, op
-from rollup.codec import encode_deposit
-from rollup.router import Config
+from streamable_token.rollup.codec import encode_deposit
+from streamable_token.rollup.router import Config
 
 CORPUS = Path(__file__).parent / "corpus"
 MANIFEST: dict[str, dict] = json.loads((CORPUS / "manifest.json").read_text())

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Optional
 
 from streamable_token.addresses import parse_address
+from streamable_token.constants import MAX_BLOCK, MAX_UINT256
 from streamable_token.errors import InvalidInput
 
-MAX_UINT256 = 2**256 - 1
-MAX_INT = 2**62
+MAX_INT = MAX_BLOCK
 MAX_PAYLOAD = 64 * 1024
 MAX_BATCH = 256
 MAX_INT_DIGITS = 100
@@ -38,8 +38,25 @@ class Op:
     fields: dict
 
 
-# name -> {field: (kind, required)}
-SCHEMAS: dict[str, dict[str, tuple[str, bool]]] = {
+Schema = dict[str, tuple[str, bool]]
+"""field -> (kind, required); kinds are the keys of :data:`KINDS`."""
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One row of an op table: the op's fields and the handler that runs it.
+
+    The handler is called as ``handler(call, fields)`` with a
+    :class:`streamable_token.rollup.router.Call` and the validated fields, inside the
+    input's transaction, and returns the input's outputs."""
+
+    schema: Schema
+    handler: Callable[..., list]
+
+
+# name -> {field: (kind, required)}: the built-in ops' fields. Their handlers are in
+# streamable_token.rollup.router (OPS), which checks at import that both name the same ops.
+SCHEMAS: dict[str, Schema] = {
     "transfer": {"token": ("address", True), "receiver": ("address", True), "amount": ("amount", True)},
     "open_stream": {
         "token": ("address", True),
@@ -53,6 +70,8 @@ SCHEMAS: dict[str, dict[str, tuple[str, bool]]] = {
     "withdraw": {"token": ("address", True), "amount": ("amount", True)},
     "batch": {"ops": ("ops", True)},
 }
+NESTABLE_NOT = frozenset({"batch"})
+"""Ops that may not appear inside a batch."""
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
@@ -162,16 +181,47 @@ def _int(field: str, value: Any) -> int:
     return value
 
 
-def parse_op(obj: Any, nested: bool = False) -> Op:
-    """One validated op from a decoded JSON object."""
+def _ops(field: str, value: Any, table: dict) -> list[Op]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH:
+        raise InvalidInput(field, type(value).__name__, f"a list of 1..{MAX_BATCH} ops")
+    return [parse_op(item, nested=True, table=table) for item in value]
+
+
+KINDS: dict[str, Callable[[str, Any, dict], Any]] = {
+    "address": lambda field, value, table: parse_address(value, field),
+    "amount": lambda field, value, table: _amount(field, value),
+    "int": lambda field, value, table: _int(field, value),
+    "ops": _ops,
+}
+"""Field kind -> parser ``(field, value, op table) -> value``. A schema naming any other
+kind is refused when it is registered (:func:`check_schema`), never guessed at."""
+
+
+def check_schema(name: str, schema: Any) -> Schema:
+    """Refuse an op schema that is not ``{field: (kind, required)}`` with known kinds."""
+    if not isinstance(name, str) or not name or not isinstance(schema, dict):
+        raise ValueError(f"op {name!r}: a non-empty name and a dict of fields")
+    for field, spec in schema.items():
+        if field == "op" or not isinstance(spec, tuple) or len(spec) != 2 or spec[0] not in KINDS \
+                or not isinstance(spec[1], bool):
+            raise ValueError(f"op {name!r} field {field!r}: (kind, required) with kind one of {', '.join(KINDS)}")
+    return schema
+
+
+def parse_op(obj: Any, nested: bool = False, table: Optional[dict] = None) -> Op:
+    """One validated op from a decoded JSON object, by the op table ``table`` (name ->
+    :class:`OpSpec` or schema; the built-in :data:`SCHEMAS` when None)."""
+    table = SCHEMAS if table is None else table
     if not isinstance(obj, dict):
         given = obj if isinstance(obj, BadNumber) else type(obj).__name__
         raise InvalidInput("payload", given, "a JSON object with an \"op\" field")
     name = obj.get("op")
-    if not isinstance(name, str) or name not in SCHEMAS or (nested and name == "batch"):
-        allowed = ", ".join(n for n in SCHEMAS if not (nested and n == "batch"))
+    if not isinstance(name, str) or name not in table or (nested and name in NESTABLE_NOT):
+        allowed = ", ".join(n for n in table if not (nested and n in NESTABLE_NOT))
         raise InvalidInput("op", name, f"one of {allowed}")
-    schema = SCHEMAS[name]
+    schema = table[name]
+    if isinstance(schema, OpSpec):
+        schema = schema.schema
     extra = sorted(set(obj) - set(schema) - {"op"})
     if extra:
         raise InvalidInput(extra[0], obj[extra[0]], f"no such field for {name}; fields are {', '.join(schema)}")
@@ -183,21 +233,15 @@ def parse_op(obj: Any, nested: bool = False) -> Op:
             continue
         value = obj[field]
         refuse_bad_number(field, value)
-        if kind == "address":
-            fields[field] = parse_address(value, field)
-        elif kind == "amount":
-            fields[field] = _amount(field, value)
-        elif kind == "int":
-            fields[field] = _int(field, value)
-        else:
-            if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH:
-                raise InvalidInput(field, type(value).__name__, f"a list of 1..{MAX_BATCH} ops")
-            fields[field] = [parse_op(item, nested=True) for item in value]
+        fields[field] = KINDS[kind](field, value, table)
     if name == "update_stream" and "amount" not in fields and "end_block" not in fields:
         raise InvalidInput.missing("amount", "update_stream requires a new amount and/or end_block")
     return Op(name, fields)
 
 
-def parse_command(payload: bytes) -> Op:
-    return parse_op(load_json(payload))
+def parse_command(payload: bytes, table: Optional[dict] = None) -> Op:
+    return parse_op(load_json(payload), table=table)
 
+
+for _name, _schema in SCHEMAS.items():
+    check_schema(_name, _schema)

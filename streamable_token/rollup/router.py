@@ -19,14 +19,13 @@ import json
 import logging
 import sqlite3
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from db import store
-from db.schema import connect_read_only
-from rollup import inspect as inspect_routes
-from rollup.inspect import stream_json
-from rollup.codec import (
+from streamable_token import store
+from streamable_token.schema import connect_read_only
+from streamable_token.rollup import inspect as inspect_routes
+from streamable_token.rollup.codec import (
     PORTALS,
     Metadata,
     canonical_json,
@@ -37,7 +36,7 @@ from rollup.codec import (
     transfer_call,
     voucher_body,
 )
-from rollup.ops import Op, parse_command
+from streamable_token.rollup.ops import SCHEMAS, Op, OpSpec, Schema, check_schema, parse_command
 from streamable_token import StreamableToken, StreamError
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
@@ -51,6 +50,8 @@ class Output:
 
     kind: str
     body: dict
+    fields: Optional[dict] = field(default=None, compare=False, repr=False)
+    """A notice's fields before encoding (for a batch to read a stream id back)."""
 
 
 class OutputRefused(Exception):
@@ -79,7 +80,7 @@ class Config:
 
 
 def notice(event: str, **fields) -> Output:
-    return Output("notice", {"payload": to_hex(canonical_json({"event": event, **fields}))})
+    return Output("notice", {"payload": to_hex(canonical_json({"event": event, **fields}))}, fields)
 
 
 def report(obj: dict) -> Output:
@@ -124,6 +125,9 @@ class Router:
         # The key of the last input this router committed: an input with another key is
         # not a re-delivery, so its advance need not read the stored one back.
         self._committed: Optional[bytes] = None
+        # The op and route tables of this router: ours, then whatever the host registers.
+        self.ops: dict[str, OpSpec] = dict(OPS)
+        self.routes: dict[str, inspect_routes.Route] = dict(inspect_routes.ROUTES)
 
     # --- advance --------------------------------------------------------------------
 
@@ -195,7 +199,7 @@ class Router:
         if meta.msg_sender == self.portal:
             return self._deposit(meta, payload)
         try:
-            op = parse_command(payload)
+            op = parse_command(payload, self.ops)
         except InvalidInput as err:
             # A binary payload of deposit size from a user is most likely a deposit sent
             # past the portal; text that starts like JSON is a malformed command.
@@ -219,54 +223,42 @@ class Router:
         if dep.exec_layer_data:
             # The deposit stands whatever its attached command does: tokens already sit
             # in the application on L1, so refusing the input would strand them.
-            self.conn.execute("SAVEPOINT exec_layer")
+            self.conn.execute("SAVEPOINT st_exec_layer")
             try:
-                outputs += self._apply(parse_command(dep.exec_layer_data), dep.sender, meta.block_number)
-                self.conn.execute("RELEASE exec_layer")
+                outputs += self._apply(parse_command(dep.exec_layer_data, self.ops), dep.sender, meta.block_number)
+                self.conn.execute("RELEASE st_exec_layer")
             except StreamError as err:
-                self.conn.execute("ROLLBACK TO exec_layer")
-                self.conn.execute("RELEASE exec_layer")
+                self.conn.execute("ROLLBACK TO st_exec_layer")
+                self.conn.execute("RELEASE st_exec_layer")
                 outputs.append(error_report(err))
         return outputs
 
     def _apply(self, op: Op, caller: bytes, block: int) -> list[Output]:
-        f = op.fields
-        e = self.engine
-        if op.name == "batch":
-            outputs: list[Output] = []
-            for sub in f["ops"]:
-                outputs += self._apply(sub, caller, block)
-            ids = [i for i in (self._opened_id(o) for o in outputs) if i is not None]
-            outputs.append(notice("batch", ops=len(f["ops"]), stream_ids=ids, block=block))
-            return outputs
-        who = checksum(caller)
-        if op.name == "transfer":
-            e.transfer(f["token"], caller, f["receiver"], f["amount"], block)
-            return [notice("transfer", token=checksum(f["token"]), sender=who,
-                           receiver=checksum(f["receiver"]), amount=str(f["amount"]), block=block)]
-        if op.name == "open_stream":
-            start = f.get("start_block", block)
-            sid = e.open_stream(f["token"], caller, f["receiver"], f["amount"], start, f["duration"], block)
-            return [notice("stream_opened", **stream_json(e.get_stream(sid), block))]
-        if op.name == "cancel_stream":
-            streamed, refunded = e.cancel_stream(f["stream_id"], caller, block)
-            return [notice("stream_canceled", id=f["stream_id"], by=who, streamed=str(streamed),
-                           refunded=str(refunded), block=block)]
-        if op.name == "update_stream":
-            e.update_stream(f["stream_id"], caller, block, new_amount=f.get("amount"), new_end_block=f.get("end_block"))
-            return [notice("stream_updated", **stream_json(e.get_stream(f["stream_id"]), block))]
-        # withdraw
-        e.burn(f["token"], caller, f["amount"], block)
-        voucher = Output("voucher", voucher_body(f["token"], transfer_call(caller, f["amount"]), self.config.version))
-        return [voucher, notice("withdrawal", token=checksum(f["token"]), account=who,
-                                amount=str(f["amount"]), block=block)]
+        spec = self.ops.get(op.name)
+        if spec is None:  # parse_op only yields names of this table; never fall through
+            raise InvalidInput("op", op.name, f"one of {', '.join(self.ops)}")
+        return spec.handler(Call(self, caller, block), op.fields)
 
-    @staticmethod
-    def _opened_id(out: Output) -> Optional[int]:
-        if out.kind != "notice":
-            return None
-        body = json.loads(bytes.fromhex(out.body["payload"][2:]))
-        return body["id"] if body.get("event") == "stream_opened" else None
+    def register_op(self, name: str, schema: Schema, handler: Callable[["Call", dict], list[Output]]) -> None:
+        """Add a host DApp's op beside the built-in ones. Its payload is
+        ``{"op": name, <fields>}``, parsed by ``schema`` (``{field: (kind, required)}``,
+        kinds ``address``, ``amount``, ``int``, ``ops``); ``handler(call, fields)`` runs in
+        the input's transaction (``call.conn``) and returns the outputs. A name already
+        taken is refused: no op can replace another."""
+        if name in self.ops:
+            raise ValueError(f"op {name!r} is already registered")
+        if not callable(handler):
+            raise ValueError(f"op {name!r}: the handler must be callable")
+        self.ops[name] = OpSpec(check_schema(name, schema), handler)
+
+    def register_route(self, name: str, positional: list[str], optional: list[str],
+                       handler: Callable[[StreamableToken, dict, int], dict]) -> None:
+        """Add a host DApp's inspect route: ``name/<positional>...[?optional=...]`` or
+        ``{"route": name, ...}``; ``handler(engine, fields, last_block)`` answers
+        read-only with a JSON object. A name already taken is refused."""
+        if name in self.routes:
+            raise ValueError(f"route {name!r} is already registered")
+        self.routes[name] = inspect_routes.Route(list(positional), list(optional), handler)
 
     # --- inspect --------------------------------------------------------------------
 
@@ -278,7 +270,7 @@ class Router:
         if self.reader is None:
             conn.execute("PRAGMA query_only = 1")
         try:
-            answer = inspect_routes.answer(engine, from_hex(payload_hex), self.last_block(conn))
+            answer = inspect_routes.answer(engine, from_hex(payload_hex), self.last_block(conn), self.routes)
             return "accept", [report(answer)]
         except StreamError as err:
             return "reject", [error_report(err)]
@@ -289,3 +281,84 @@ class Router:
             if self.reader is None:
                 conn.execute("PRAGMA query_only = 0")
             conn.execute("ROLLBACK")
+
+
+# --- the built-in ops: name -> schema (streamable_token.rollup.ops) -> handler ----------
+
+
+@dataclass(frozen=True)
+class Call:
+    """What an op handler gets besides its fields: the router (its engine, its
+    connection inside the input's transaction, its config), the caller and the block."""
+
+    router: Router
+    caller: bytes
+    block: int
+
+    @property
+    def engine(self) -> StreamableToken:
+        return self.router.engine
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.router.conn
+
+    def apply(self, op: Op) -> list[Output]:
+        """Run another (already parsed) op for the same caller at the same block."""
+        return self.router._apply(op, self.caller, self.block)
+
+
+def _batch(c: Call, f: dict) -> list[Output]:
+    outputs: list[Output] = []
+    ids: list[int] = []
+    for op in f["ops"]:
+        out = c.apply(op)
+        if op.name == "open_stream":
+            ids.append(out[0].fields["id"])
+        outputs += out
+    outputs.append(notice("batch", ops=len(f["ops"]), stream_ids=ids, block=c.block))
+    return outputs
+
+
+def _transfer(c: Call, f: dict) -> list[Output]:
+    c.engine.transfer(f["token"], c.caller, f["receiver"], f["amount"], c.block)
+    return [notice("transfer", token=checksum(f["token"]), sender=checksum(c.caller),
+                   receiver=checksum(f["receiver"]), amount=str(f["amount"]), block=c.block)]
+
+
+def _open_stream(c: Call, f: dict) -> list[Output]:
+    start = f.get("start_block", c.block)
+    stream = c.engine.new_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
+    return [notice("stream_opened", **stream.to_json(c.block))]
+
+
+def _cancel_stream(c: Call, f: dict) -> list[Output]:
+    streamed, refunded = c.engine.cancel_stream(f["stream_id"], c.caller, c.block)
+    return [notice("stream_canceled", id=f["stream_id"], by=checksum(c.caller), streamed=str(streamed),
+                   refunded=str(refunded), block=c.block)]
+
+
+def _update_stream(c: Call, f: dict) -> list[Output]:
+    stream = c.engine.update_stream(f["stream_id"], c.caller, c.block, new_amount=f.get("amount"),
+                                    new_end_block=f.get("end_block"))
+    return [notice("stream_updated", **stream.to_json(c.block))]
+
+
+def _withdraw(c: Call, f: dict) -> list[Output]:
+    c.engine.burn(f["token"], c.caller, f["amount"], c.block)
+    voucher = Output("voucher", voucher_body(f["token"], transfer_call(c.caller, f["amount"]), c.router.config.version))
+    return [voucher, notice("withdrawal", token=checksum(f["token"]), account=checksum(c.caller),
+                            amount=str(f["amount"]), block=c.block)]
+
+
+HANDLERS: dict[str, Callable[[Call, dict], list[Output]]] = {
+    "transfer": _transfer,
+    "open_stream": _open_stream,
+    "cancel_stream": _cancel_stream,
+    "update_stream": _update_stream,
+    "withdraw": _withdraw,
+    "batch": _batch,
+}
+if set(HANDLERS) != set(SCHEMAS):  # every schema has a handler and every handler a schema
+    raise ImportError(f"op tables disagree: schemas {sorted(SCHEMAS)}, handlers {sorted(HANDLERS)}")
+OPS: dict[str, OpSpec] = {name: OpSpec(SCHEMAS[name], HANDLERS[name]) for name in SCHEMAS}

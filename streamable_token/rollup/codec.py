@@ -10,14 +10,10 @@ from typing import Any, Optional
 
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
-from streamable_token.token import MAX_BLOCK, MAX_UINT256
+from streamable_token.constants import ERC20_TRANSFER_SELECTOR, MAX_BLOCK, MAX_UINT256, PORTALS  # noqa: F401
 
-ERC20_TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # keccak("transfer(address,uint256)")[:4]
+# ERC20_TRANSFER_SELECTOR and PORTALS are imported from here by callers too.
 ZERO_VALUE = "0x" + "00" * 32
-PORTALS = {
-    "v2": "0xc700D6aDd016eECd59d989C028214Eaa0fCC0051",
-    "v1": "0x9C21AEb2093C32DDbC53eEF24B873BDCd1aDa1DB",
-}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 

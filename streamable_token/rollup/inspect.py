@@ -15,28 +15,33 @@ real node, so the DApp has no other clock to read.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, NamedTuple, Optional
 
-from rollup.ops import load_json
+from streamable_token.rollup.ops import load_json
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
 
 _PATH = re.compile(r"[A-Za-z0-9/?&=_-]{1,200}")
 _INT = re.compile(r"0|[1-9][0-9]{0,18}")
-# route -> (positional fields, optional query fields)
-ROUTES = {
-    "balance": (["token", "account"], ["block"]),
-    "stream": (["id"], ["block"]),
-    "streams": (["account"], ["role", "active_at", "after", "limit", "block"]),
-    "token": (["token"], []),
-    "state-hash": ([], []),
-}
+
+
+class Route(NamedTuple):
+    """One row of a route table: positional path fields, optional query fields, and the
+    handler ``(engine, fields, last_block) -> dict`` that answers read-only."""
+
+    positional: list
+    optional: list
+    handler: Callable[[Any, dict, int], dict]
+
+
 _INT_FIELDS = {"block", "id", "active_at", "after", "limit"}
 
 
-def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
-    """(route, fields) from a path or a JSON query; refuse anything unexpected."""
+def parse(payload: bytes, default_block: int, routes: Optional[dict] = None) -> tuple[str, dict]:
+    """(route, fields) from a path or a JSON query by the route table ``routes`` (the
+    built-in :data:`ROUTES` when None); refuse anything unexpected."""
+    ROUTES = _ROUTES if routes is None else routes
     if payload[:1] == b"{":
         obj = load_json(payload)
         if not isinstance(obj, dict) or not isinstance(obj.get("route"), str) or obj["route"] not in ROUTES:
@@ -55,7 +60,7 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
         route = parts[0]
         if route not in ROUTES:
             raise InvalidInput("route", route, f"one of {', '.join(ROUTES)}")
-        positional, optional = ROUTES[route]
+        positional, optional, _ = ROUTES[route]
         args = parts[1:]
         fields = {}
         if "block" in optional and len(args) == len(positional) + 1:
@@ -69,7 +74,7 @@ def parse(payload: bytes, default_block: int) -> tuple[str, dict]:
             if not eq or key not in optional or key in fields:
                 raise InvalidInput("query", pair, f"each of {', '.join(optional) or 'nothing'} at most once as key=value")
             fields[key] = value
-    positional, optional = ROUTES[route]
+    positional, optional, _ = ROUTES[route]
     allowed = set(positional) | set(optional)
     extra = sorted(set(fields) - allowed)
     if extra:
@@ -93,55 +98,62 @@ def _int(key: str, value: Any) -> int:
     raise InvalidInput(key, value, "a non-negative integer")
 
 
-def stream_json(s, block: int) -> dict:
+def answer(engine: StreamableToken, payload: bytes, last_block: int, routes: Optional[dict] = None) -> dict:
+    """The answer to an inspect: the route's handler, found in ``routes`` by name only
+    (a name that is not there was refused by :func:`parse`)."""
+    table = _ROUTES if routes is None else routes
+    route, fields = parse(payload, last_block, table)
+    return table[route].handler(engine, fields, last_block)
+
+
+def _balance(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    bal = engine.realtime_balance_of(f["token"], f["account"], f["block"])
     return {
-        "id": s.id,
-        "token": s.token,
-        "sender": s.sender,
-        "receiver": s.receiver,
-        "amount": str(s.amount),
-        "start_block": s.start_block,
-        "end_block": s.end_block,
-        "duration": s.duration,
-        "rate": str(s.rate),
-        "remainder": str(s.remainder),
-        "canceled_block": s.canceled_block,
-        "status": s.status_at(block).value,
-        "streamed": str(s.streamed_at(block)),
-        "block": block,
+        "token": checksum(parse_address(f["token"], "token")),
+        "account": checksum(parse_address(f["account"], "account")),
+        "balance": str(bal.balance),
+        "available": str(bal.available),
+        "committed": str(bal.committed),
+        "block": f["block"],
     }
 
 
-def answer(engine: StreamableToken, payload: bytes, last_block: int) -> dict:
-    route, f = parse(payload, last_block)
-    if route == "balance":
-        bal = engine.realtime_balance_of(f["token"], f["account"], f["block"])
-        return {
-            "token": checksum(parse_address(f["token"], "token")),
-            "account": checksum(parse_address(f["account"], "account")),
-            "balance": str(bal.balance),
-            "available": str(bal.available),
-            "committed": str(bal.committed),
-            "block": f["block"],
-        }
-    if route == "stream":
-        return stream_json(engine.get_stream(f["id"]), f["block"])
-    if route == "streams":
-        limit = f.get("limit", 100)
-        page = engine.streams_of(f["account"], role=f.get("role", "all"), active_at=f.get("active_at"),
-                                 limit=limit, after_id=f.get("after", 0))
-        return {
-            "account": checksum(parse_address(f["account"], "account")),
-            "streams": [stream_json(s, f["block"]) for s in page],
-            "block": f["block"],
-            "next_after": page[-1].id if len(page) == limit else None,
-        }
-    if route == "token":
-        deposited, withdrawn = engine.token_totals(f["token"])
-        return {
-            "token": checksum(parse_address(f["token"], "token")),
-            "deposited": str(deposited),
-            "withdrawn": str(withdrawn),
-            "total_supply": str(deposited - withdrawn),
-        }
+def _stream(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    return engine.get_stream(f["id"]).to_json(f["block"])
+
+
+def _streams(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    limit = f.get("limit", 100)
+    page = engine.streams_of(f["account"], role=f.get("role", "all"), active_at=f.get("active_at"),
+                             limit=limit, after_id=f.get("after", 0))
+    return {
+        "account": checksum(parse_address(f["account"], "account")),
+        "streams": [s.to_json(f["block"]) for s in page],
+        "block": f["block"],
+        "next_after": page[-1].id if len(page) == limit else None,
+    }
+
+
+def _token(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    deposited, withdrawn = engine.token_totals(f["token"])
+    return {
+        "token": checksum(parse_address(f["token"], "token")),
+        "deposited": str(deposited),
+        "withdrawn": str(withdrawn),
+        "total_supply": str(deposited - withdrawn),
+    }
+
+
+def _state_hash(engine: StreamableToken, f: dict, last_block: int) -> dict:
     return {"state_hash": engine.state_hash(), "block": last_block}
+
+
+# route -> (positional fields, optional query fields, handler)
+ROUTES: dict[str, Route] = {
+    "balance": Route(["token", "account"], ["block"], _balance),
+    "stream": Route(["id"], ["block"], _stream),
+    "streams": Route(["account"], ["role", "active_at", "after", "limit", "block"], _streams),
+    "token": Route(["token"], [], _token),
+    "state-hash": Route([], [], _state_hash),
+}
+_ROUTES = ROUTES

@@ -1,0 +1,516 @@
+"""The one home of the lazy ledger's persistence: how a ledger row and its sides'
+pending events are stored, loaded, summed and settled.
+
+A side of a ledger (incoming or outgoing flow) keeps its pending events either as rows of
+``st_side_events`` (one per block; few events) or as a Fenwick tree over block numbers in
+``st_tree_nodes`` (many), moving from rows to the tree past
+:data:`~streamable_token.schedule.INLINE_MAX_EVENTS`. Both are keyed by :func:`side_key`.
+Each stored value is a Delta (Σ rate change, Σ c) in three 54-bit signed limbs per sum,
+so SQLite adds a range of rows or a prefix path of nodes exactly in INTEGER columns; a
+value from ±2^162 on is kept whole in ``big`` and added in Python.
+
+The rest of the engine calls :func:`ledger_at`, :func:`ledger_of`, :func:`new_ledger`,
+:func:`store_ledger`, :func:`settle`, :func:`flows` and :func:`add_events`; the stream
+math itself is the pure functions of :mod:`streamable_token.schedule`.
+"""
+from __future__ import annotations
+
+import sqlite3
+from functools import lru_cache
+from typing import Iterable, Iterator, Optional, Sequence
+
+from streamable_token.blobs import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
+from streamable_token.schedule import (
+    INLINE_MAX_EVENTS,
+    ZERO,
+    Delta,
+    Event,
+    Ledger,
+    Side,
+    add,
+    event_delta,
+    flow,
+    grown_roots,
+    prefix_path,
+    query_path,
+    sub,
+    tree_size_for,
+    update_path,
+)
+
+INCOMING, OUTGOING = 0, 1
+"""Which side of a ledger: flow in (adds to available), flow out (drains committed)."""
+
+
+def side_key(ledger_id: int, which: int) -> int:
+    """The key of a ledger side's event rows and tree nodes."""
+    return ledger_id * 2 + which
+
+
+SIDE_KEY_SQL = "{ledger_id} * 2 + {which}"
+""":func:`side_key` in SQL."""
+NEEDS_EVENTS_SQL = "{first} <= {b} AND {b} < {last}"
+""":meth:`Side.needs_events` in SQL: only a read inside a side's bounds needs its events
+summed (tests/test_ledger_store.py checks both agree)."""
+
+
+# --- summable sums ------------------------------------------------------------------
+#
+# An event row or a tree node holds a Delta (Σ rate change, Σ c). Each of its two sums is
+# stored as three limbs in INTEGER columns, value = l0 + l1·2^54 + l2·2^108 with every
+# |limb| < 2^54, so that SQLite itself adds up a range of event rows or a prefix path of
+# tree nodes exactly and returns one row. Python writes the canonical form (every limb
+# carries the value's sign: encode_delta), which an event row always has; a tree node that
+# SQLite added to (_carried) may have limbs of mixed signs, the same value. The rare value
+# from ±2^162 on is kept whole in ``big`` instead (limbs 0) and added in Python.
+
+LIMB_BITS = 54
+_LIMB = LIMB_BITS
+_LIMB_MASK = (1 << _LIMB) - 1
+_LIMB_RANGE = 1 << (3 * _LIMB)
+_LIMB_MAX = _LIMB_MASK  # the largest magnitude a stored limb may have
+MAX_PATH_NODES = 63
+"""A Fenwick path over blocks < 2^62 has at most 62 nodes (+1 for a grown root)."""
+EVENTS_PER_CALL = 4
+"""The most events one call adds to a side before it may move to a tree (an update:
+two off, two on)."""
+MAX_SUMMED_ROWS = max(INLINE_MAX_EVENTS + EVENTS_PER_CALL, MAX_PATH_NODES)
+if MAX_SUMMED_ROWS * _LIMB_MASK > 2**63 - 1:  # enforced, not commented: see tests/test_ledger_store.py
+    raise ImportError(
+        f"{MAX_SUMMED_ROWS} rows of {LIMB_BITS}-bit limbs could overflow SQLite's 64-bit sum():"
+        " lower INLINE_MAX_EVENTS or LIMB_BITS"
+    )
+_DELTA_COLUMNS = "r0, r1, r2, c0, c1, c2, big"
+_SUMS = (
+    " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "r2", "c0", "c1", "c2"))
+    + " || ' ' || count(big)"
+)
+
+
+def limbs(n: int) -> tuple[int, int, int]:
+    """Three limbs with the sign of ``n`` (sign and magnitude, so a small negative value
+    has small limbs: two's complement would fill the lower limbs with ones)."""
+    m = -n if n < 0 else n
+    low, middle, high = m & _LIMB_MASK, (m >> _LIMB) & _LIMB_MASK, m >> (2 * _LIMB)
+    return (-low, -middle, -high) if n < 0 else (low, middle, high)
+
+
+def join(low: int, middle: int, high: int) -> int:
+    """The value (or the sum of values) whose limbs (or limb sums) these are."""
+    return low + (middle << _LIMB) + (high << (2 * _LIMB))
+
+
+def encode_delta(value: Delta) -> tuple:
+    """The seven column values (r0, r1, r2, c0, c1, c2, big) of a Delta."""
+    r, c = value
+    if -_LIMB_RANGE < r < _LIMB_RANGE and -_LIMB_RANGE < c < _LIMB_RANGE:
+        return (*limbs(r), *limbs(c), None)
+    rb = int_to_blob(r)
+    return (0, 0, 0, 0, 0, 0, bytearray((len(rb),)) + rb + int_to_blob(c))
+
+
+def decode_delta(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
+    """The Delta stored in (r0, r1, r2, c0, c1, c2, big), or the sum of such rows' limbs."""
+    if big is not None:
+        return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
+    return join(r0, r1, r2), join(c0, c1, c2)
+
+
+def _parse_sums(text: str) -> tuple[Delta, int]:
+    """(Σ of the limb columns, number of rows whose value is in ``big``) from _SUMS."""
+    r0, r1, r2, c0, c1, c2, bigs = map(int, text.split())
+    return (join(r0, r1, r2), join(c0, c1, c2)), bigs
+
+
+def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -> Delta:
+    r, c = total
+    for (big,) in conn.execute(sql, params):
+        br, bc = decode_delta(0, 0, 0, 0, 0, 0, big)
+        r, c = r + br, c + bc
+    return (r, c)
+
+
+def _marks(first: int, n: int) -> str:
+    return ", ".join(f"?{first + k}" for k in range(n))
+
+
+def _path_rows(side_key: str, first: int, n: int) -> str:
+    """The tree nodes ?first.. of a side, one seek each (faster than IN, which first
+    builds a sorted list of the keys)."""
+    if not n:
+        return f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE 0"
+    return " UNION ALL ".join(
+        f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE side_key = {side_key} AND node = ?{first + k}"
+        for k in range(n)
+    )
+
+
+# --- ledgers ------------------------------------------------------------------------
+
+_SIDE_COLUMNS = ("rate", "tree", "count", "first", "last", "r", "c", "base_r", "base_c")
+_LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
+    f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
+)
+_LEDGER_BY = {
+    "address": " FROM st_accounts a JOIN st_ledgers l ON l.account_id = a.id JOIN st_tokens t ON t.id = l.token_id"
+               " WHERE a.address = ?1 AND t.address = ?2",
+    "id": " FROM st_ledgers l WHERE l.account_id = ?1 AND l.token_id = ?2",
+}
+_N = len(_SIDE_COLUMNS)
+_LEDGER_AT: dict[tuple[str, int], str] = {}
+
+
+def _ledger_at_sql(by: str, n: int) -> str:
+    sql = _LEDGER_AT.get((by, n))
+    if sql is None:
+        extras = ""
+        for which, side in enumerate(("in", "out")):
+            extras += (
+                f", CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?3')}"
+                f" THEN CASE WHEN l.{side}_tree > 0"
+                f" THEN (SELECT {_SUMS} FROM ({_path_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), 4, n)}))"
+                f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {SIDE_KEY_SQL.format(ledger_id='l.id', which=which)}"
+                " AND block <= ?3) END END"
+            )
+        columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
+        sql = _LEDGER_AT[by, n] = f"SELECT {columns}, l.token_id, l.account_id{extras}{_LEDGER_BY[by]}"
+    return sql
+
+
+def _ledger_with_sums(
+    conn: sqlite3.Connection, by: str, token: object, account: object, block: int, path: Sequence[int]
+) -> Optional[tuple[Ledger, int, int]]:
+    row = conn.execute(_ledger_at_sql(by, len(path)), (account, token, block, *path)).fetchone()
+    if row is None:
+        return None
+    sides = []
+    for which, values, extra in ((INCOMING, row[4 : 4 + _N], row[-2]), (OUTGOING, row[4 + _N : 4 + 2 * _N], row[-1])):
+        prefix = None
+        if extra is not None:
+            total, bigs = _parse_sums(extra)
+            if bigs:
+                key = side_key(row[0], which)
+                total = sum_nodes(conn, key, path) if values[1] else sum_events(conn, key, block)
+            prefix = (block, total)
+        sides.append(_decode_side(values, prefix))
+    ledger = Ledger(row[0], row[1], blob_to_uint(row[2]), blob_to_uint(row[3]), sides[0], sides[1])
+    return ledger, row[-4], row[-3]
+
+
+@lru_cache(maxsize=64)
+def _prefix_path(block: int) -> tuple[int, ...]:
+    """prefix_path, kept for the few blocks in use: every call of a block asks for it."""
+    return tuple(prefix_path(block))
+
+
+def ledger_at(
+    conn: sqlite3.Connection, token: bytes, account: bytes, block: int
+) -> Optional[tuple[Ledger, int, int]]:
+    """(ledger as stored, token id, account id) by addresses, with what a read or a
+    settle at ``block`` needs beyond each side's summary (see Side.pending) added up by
+    SQLite in the same statement: the side's event rows up to ``block``, or its tree
+    nodes on the prefix path of ``block``. One statement, whatever the schedule."""
+    return _ledger_with_sums(conn, "address", bytearray(token), bytearray(account), block, _prefix_path(block))
+
+
+def ledger_of(conn: sqlite3.Connection, token_id: int, account_id: int, block: int) -> Optional[Ledger]:
+    """As :func:`ledger_at`, by the ids of the token and the account."""
+    found = _ledger_with_sums(conn, "id", token_id, account_id, block, _prefix_path(block))
+    return None if found is None else found[0]
+
+
+def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
+    """The ledger by ids as stored: at block 0 no side has anything to sum."""
+    found = _ledger_with_sums(conn, "id", token_id, account_id, 0, ())
+    return None if found is None else found[0]
+
+
+def _decode_side(values: tuple, prefix_at: Optional[tuple[int, Delta]]) -> Side:
+    rate, tree, count, first, last, r, c, base_r, base_c = values
+    base = (blob_to_int(base_r), blob_to_int(base_c)) if tree else ZERO
+    side = Side(blob_to_uint(rate), tree, count, first, last, (blob_to_int(r), blob_to_int(c)), base)
+    side.prefix_at = prefix_at
+    return side
+
+
+def new_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> Ledger:
+    """A new, empty ledger settled at ``block``, stored."""
+    return Ledger(insert_ledger(conn, account_id, token_id, block), block, 0, 0, Side(), Side())
+
+
+def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
+    side = "x'', 0, 0, 0, 0, x'', x'', x'', x''"
+    return conn.execute(
+        f"INSERT INTO st_ledgers ({', '.join(_LEDGER_COLUMNS[1:])}, account_id, token_id)"
+        f" VALUES (?, x'', x'', {side}, {side}, ?, ?)",
+        (block, account_id, token_id),
+    ).lastrowid
+
+
+def _side_values(side: Side) -> list:
+    return [
+        uint_to_blob(side.rate), side.tree_size, side.count, side.first, side.last,
+        int_to_blob(side.total[0]), int_to_blob(side.total[1]), int_to_blob(side.base[0]), int_to_blob(side.base[1]),
+    ]
+
+
+_STORE_LEDGER = f"UPDATE st_ledgers SET {', '.join(f'{c} = ?' for c in _LEDGER_COLUMNS[1:])} WHERE id = ?"
+
+
+def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
+    conn.execute(
+        _STORE_LEDGER,
+        [ledger.block, uint_to_blob(ledger.available), uint_to_blob(ledger.committed),
+         *_side_values(ledger.incoming), *_side_values(ledger.outgoing), ledger.id],
+    )
+
+
+# --- pending events of small schedules: one row per block -----------------------------
+
+
+def sum_events(conn: sqlite3.Connection, side_key: int, block: int) -> Delta:
+    """Σ of the side's event rows up to ``block`` (all rows are pending)."""
+    text = conn.execute(
+        f"SELECT {_SUMS} FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)
+    ).fetchone()[0]
+    total, bigs = _parse_sums(text)
+    if bigs:
+        total = _add_bigs(
+            conn, total, "SELECT big FROM st_side_events WHERE side_key = ? AND block <= ? AND big IS NOT NULL",
+            (side_key, block),
+        )
+    return total
+
+
+def delete_events(conn: sqlite3.Connection, side_key: int, block: int) -> int:
+    """Drop the side's event rows up to ``block`` (they have happened); how many."""
+    return conn.execute("DELETE FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)).rowcount
+
+
+_INSERT_NEW_EVENT = (
+    f"INSERT INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (side_key, block) DO NOTHING"
+)
+_DELETE_IF_EQUAL = (
+    "DELETE FROM st_side_events WHERE side_key = ? AND block = ? AND r0 = ? AND r1 = ? AND r2 = ?"
+    " AND c0 = ? AND c1 = ? AND c2 = ? AND big IS ?"
+)
+
+
+def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta, removing: bool = False) -> int:
+    """Add ``delta`` to the side's row at ``block``; +1 if a row was created, -1 if the row
+    cancelled out and was deleted, else 0.
+
+    The common cases take one statement: putting a stream's event where no other event
+    is (a new row), and taking one off (``removing``) where it is alone (the stored row is
+    exactly its negation: the encoding is canonical, so equal values have equal columns).
+    Anything else reads the row and writes the sum."""
+    if not removing:
+        if conn.execute(_INSERT_NEW_EVENT, (side_key, block, *encode_delta(delta))).rowcount:
+            return 1
+    elif conn.execute(_DELETE_IF_EQUAL, (side_key, block, *encode_delta((-delta[0], -delta[1])))).rowcount:
+        return -1
+    row = conn.execute(
+        f"SELECT {_DELTA_COLUMNS} FROM st_side_events WHERE side_key = ? AND block = ?", (side_key, block)
+    ).fetchone()
+    if row is not None:
+        old = decode_delta(*row)
+        delta = (old[0] + delta[0], old[1] + delta[1])
+        if delta == ZERO:
+            conn.execute("DELETE FROM st_side_events WHERE side_key = ? AND block = ?", (side_key, block))
+            return -1
+    conn.execute(
+        f"INSERT OR REPLACE INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (side_key, block, *encode_delta(delta)),
+    )
+    return 0 if row is not None else 1
+
+
+def take_events(conn: sqlite3.Connection, side_key: int) -> list[tuple[int, Delta]]:
+    """Remove and return all of the side's event rows (it is moving to a tree), by block."""
+    rows = conn.execute(
+        f"SELECT block, {_DELTA_COLUMNS} FROM st_side_events WHERE side_key = ? ORDER BY block", (side_key,)
+    ).fetchall()
+    conn.execute("DELETE FROM st_side_events WHERE side_key = ?", (side_key,))
+    return [(row[0], decode_delta(*row[1:])) for row in rows]
+
+
+def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[bytes, int]]:
+    """(account address, account id) of every ledger of a token, by account id."""
+    yield from conn.execute(
+        "SELECT a.address, a.id FROM st_ledgers l JOIN st_accounts a ON a.id = l.account_id"
+        " WHERE l.token_id = ? ORDER BY a.id",
+        (token_id,),
+    )
+
+
+# --- Fenwick tree nodes of large schedules -------------------------------------------
+
+
+def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) -> dict[int, Delta]:
+    """Values of the given nodes; nodes never written are absent."""
+    keys = sorted(set(nodes))
+    if not keys:
+        return {}
+    rows = conn.execute(
+        f"SELECT node, {_DELTA_COLUMNS} FROM st_tree_nodes WHERE side_key = ?1 AND node IN ({_marks(2, len(keys))})",
+        (side_key, *keys),
+    )
+    return {row[0]: decode_delta(*row[1:]) for row in rows}
+
+
+def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> Delta:
+    """Σ of the given (distinct) nodes, added up by SQLite."""
+    if not nodes:
+        return ZERO
+    params = (side_key, *nodes)
+    rows = _path_rows("?1", 2, len(nodes))
+    total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} FROM ({rows})", params).fetchone()[0])
+    if bigs:
+        total = _add_bigs(conn, total, f"SELECT big FROM ({rows}) WHERE big IS NOT NULL", params)
+    return total
+
+
+def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
+    conn.executemany(
+        f"INSERT OR REPLACE INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(side_key, n, *encode_delta(v)) for n, v in sorted(nodes.items())],
+    )
+
+
+
+
+# --- settling and changing a side -----------------------------------------------------
+
+
+def pending(conn: sqlite3.Connection, ledger: Ledger, which: int, b: int) -> Delta:
+    """Sum of the side's pending events in (ledger.block, b]."""
+    side = ledger.outgoing if which == OUTGOING else ledger.incoming
+    known = side.pending(b)
+    if known is not None:
+        return known
+    key = side_key(ledger.id, which)
+    if side.tree_size:
+        return sub(sum_nodes(conn, key, query_path(b, side.tree_size)), side.base)
+    return sum_events(conn, key, b)
+
+
+def flows(conn: sqlite3.Connection, ledger: Ledger, b: int) -> tuple[int, int]:
+    """(flowed in, flowed out) over (ledger.block, b], ``b`` >= ledger.block; reads only."""
+    moved = [0, 0]
+    for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
+        if b > ledger.block and not side.idle:
+            moved[which] = flow(side.rate, ledger.block, b, pending(conn, ledger, which, b))
+    return moved[0], moved[1]
+
+
+def settle(conn: sqlite3.Connection, ledger: Ledger, block: int) -> None:
+    """Bring the ledger to ``block`` (>= ledger.block): what flowed in is available, what
+    flowed out leaves committed, and the event rows that happened are deleted."""
+    if block == ledger.block:
+        return
+    for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
+        if side.idle:
+            continue
+        done = pending(conn, ledger, which, block)
+        moved = flow(side.rate, ledger.block, block, done)
+        removed = 0
+        if side.count and block >= side.first:
+            removed = delete_events(conn, side_key(ledger.id, which), block)
+        side.settled(block, done, removed)
+        if which == INCOMING:
+            ledger.available += moved
+        else:
+            ledger.committed -= moved
+    ledger.block = block
+
+
+def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: list[Event], sign: int) -> None:
+    """Put a segment's events on (sign=1) or take them off (sign=-1) a settled side.
+
+    An event at or before the settled block has already happened: only its rate change
+    still matters going forward. Later events are pending: rows while the side has at
+    most INLINE_MAX_EVENTS of them, then all of them move to the side's tree.
+    """
+    side = ledger.outgoing if which == OUTGOING else ledger.incoming
+    key = side_key(ledger.id, which)
+    to_tree: list[tuple[int, Delta]] = []
+    for block, rate_change, lump in events:
+        rate_change, lump = sign * rate_change, sign * lump
+        if block <= ledger.block:
+            side.rate += rate_change
+            continue
+        delta = event_delta(block, rate_change, lump)
+        if side.tree_size:
+            to_tree.append((block, delta))
+            side.added(block, delta)
+        else:
+            side.added(block, delta, add_event(conn, key, block, delta, removing=sign < 0))
+    if not side.tree_size and side.count > INLINE_MAX_EVENTS:
+        to_tree = take_events(conn, key)
+        side.count = 0
+    if to_tree:
+        _tree_add(conn, key, side, to_tree)
+
+
+def _carried(col: str) -> str:
+    """SET clauses adding ``excluded``'s limbs of ``col`` (r or c) to a stored node's, with
+    the carries SQLite computes (integer division truncates, so each of the two low limbs
+    stays below 2^54 in magnitude, whatever the signs). Every right-hand side reads the
+    row as it was. The top limb is checked by the caller (RETURNING)."""
+    m = 1 << _LIMB
+    low = f"({col}0 + excluded.{col}0)"
+    mid = f"({col}1 + excluded.{col}1 + {low} / {m})"
+    return f"{col}0 = {low} % {m}, {col}1 = {mid} % {m}, {col}2 = {col}2 + excluded.{col}2 + {mid} / {m}"
+
+
+_ADD_TO_NODES: dict[int, str] = {}
+
+
+def _add_to_nodes_sql(n: int) -> str:
+    """Add one Delta (given per row) to ``n`` nodes in one statement: new nodes are
+    inserted, stored ones get the limbs added in SQL; a node kept whole in ``big`` is
+    left alone (and not returned)."""
+    sql = _ADD_TO_NODES.get(n)
+    if sql is None:
+        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, NULL)"] * n)
+        sql = _ADD_TO_NODES[n] = (
+            f"INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES {rows}"
+            f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
+            " RETURNING node, r0, r1, r2, c0, c1, c2"
+        )
+    return sql
+
+
+def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
+    """Add (block, delta) events to the side's tree, growing its domain if needed.
+
+    Each event's delta is added to the nodes of its update path by SQLite in one
+    statement (the nodes are neither read nor re-encoded by Python); only a value at or
+    past ±2^162 goes through Python, whole."""
+    old = side.tree_size
+    size = tree_size_for(max(block for block, _ in events), max(old, 1))
+    if old and size > old:  # each new root covers the old domain, which holds every event so far
+        root = load_nodes(conn, key, [old]).get(old, ZERO)
+        store_nodes(conn, key, {n: root for n in grown_roots(old, size)})
+    for block, delta in events:
+        path = update_path(block, size)
+        columns = encode_delta(delta)
+        if columns[6] is not None:
+            _add_to_nodes_whole(conn, key, path, delta)
+            continue
+        params = [x for n in path for x in (key, n, *columns[:6])]
+        rows = conn.execute(_add_to_nodes_sql(len(path)), params).fetchall()
+        if len(rows) < len(path):  # nodes kept whole: add in Python
+            added = {row[0] for row in rows}
+            _add_to_nodes_whole(conn, key, [n for n in path if n not in added], delta)
+        for node, r0, r1, r2, c0, c1, c2 in rows:
+            if not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX):
+                store_nodes(conn, key, {node: (join(r0, r1, r2), join(c0, c1, c2))})  # now whole
+    side.tree_size = size
+
+
+def _add_to_nodes_whole(conn: sqlite3.Connection, key: int, nodes: list[int], delta: Delta) -> None:
+    """Read, add and store back in Python: for values too large for the limbs."""
+    stored = load_nodes(conn, key, nodes)
+    store_nodes(conn, key, {n: add(stored.get(n, ZERO), delta) for n in nodes})

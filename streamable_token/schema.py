@@ -1,0 +1,229 @@
+"""The engine's tables: the current schema, written directly, and bringing older
+databases forward with the frozen migrations (:mod:`streamable_token.migrations`).
+
+Every table's name starts with ``st_`` (:data:`PREFIX`), so the engine can share a host
+DApp's database with the host's own tables, and its version is in ``st_version`` (the
+database's ``PRAGMA user_version`` stays the host's). :func:`ensure_schema` never commits
+a transaction it did not open: inside the caller's transaction it works in a savepoint.
+"""
+from __future__ import annotations
+
+import pathlib
+import sqlite3
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from streamable_token.migrations import LEGACY_VERSIONS, MIGRATIONS
+from streamable_token.migrations.m1_initial import statements
+
+PREFIX = "st_"
+SCHEMA_VERSION = 3
+
+CURRENT_SCHEMA = """
+-- Tokens the DApp holds, with what was deposited and withdrawn since genesis (uints as
+-- minimal big-endian BLOBs, streamable_token.blobs).
+CREATE TABLE st_tokens (
+    id        INTEGER PRIMARY KEY,
+    address   BLOB NOT NULL UNIQUE CHECK (length(address) = 20),
+    deposited BLOB NOT NULL,
+    withdrawn BLOB NOT NULL
+);
+CREATE TABLE st_accounts (
+    id      INTEGER PRIMARY KEY,
+    address BLOB NOT NULL UNIQUE CHECK (length(address) = 20)
+);
+-- What an account holds of a token, settled at `block`: available and committed
+-- amounts and, per side (in, out), the flow rate at that block and a summary of the
+-- side's pending events (streamable_token.ledger_store): all lie in [first, last] (0, 0
+-- when none) and sum to (r, c); the events are `count` rows of st_side_events (few) or
+-- nodes of st_tree_nodes (many, when *_tree > 0, the tree's size; base is then the tree's
+-- prefix sum at `block`). Sums are signed minimal two's complement BLOBs.
+CREATE TABLE st_ledgers (
+    id         INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES st_accounts(id),
+    token_id   INTEGER NOT NULL REFERENCES st_tokens(id),
+    block      INTEGER NOT NULL,
+    available  BLOB NOT NULL,
+    committed  BLOB NOT NULL,
+    in_rate    BLOB NOT NULL,
+    in_tree    INTEGER NOT NULL,
+    in_count   INTEGER NOT NULL,
+    in_first   INTEGER NOT NULL,
+    in_last    INTEGER NOT NULL,
+    in_r       BLOB NOT NULL,
+    in_c       BLOB NOT NULL,
+    in_base_r  BLOB NOT NULL,
+    in_base_c  BLOB NOT NULL,
+    out_rate   BLOB NOT NULL,
+    out_tree   INTEGER NOT NULL,
+    out_count  INTEGER NOT NULL,
+    out_first  INTEGER NOT NULL,
+    out_last   INTEGER NOT NULL,
+    out_r      BLOB NOT NULL,
+    out_c      BLOB NOT NULL,
+    out_base_r BLOB NOT NULL,
+    out_base_c BLOB NOT NULL,
+    UNIQUE (account_id, token_id)
+);
+-- The pending events of a side that has few, one row per block
+-- (side_key = ledger id * 2 + (0 in, 1 out)); Σ rate change and Σ c as 54-bit limbs,
+-- or whole in `big` when too large for them.
+CREATE TABLE st_side_events (
+    side_key INTEGER NOT NULL,
+    block    INTEGER NOT NULL,
+    r0       INTEGER NOT NULL,
+    r1       INTEGER NOT NULL,
+    r2       INTEGER NOT NULL,
+    c0       INTEGER NOT NULL,
+    c1       INTEGER NOT NULL,
+    c2       INTEGER NOT NULL,
+    big      BLOB,
+    PRIMARY KEY (side_key, block)
+) WITHOUT ROWID;
+-- Fenwick tree nodes over block numbers of the sides that have many pending events.
+CREATE TABLE st_tree_nodes (
+    side_key INTEGER NOT NULL,
+    node     INTEGER NOT NULL,
+    r0       INTEGER NOT NULL,
+    r1       INTEGER NOT NULL,
+    r2       INTEGER NOT NULL,
+    c0       INTEGER NOT NULL,
+    c1       INTEGER NOT NULL,
+    c2       INTEGER NOT NULL,
+    big      BLOB,
+    PRIMARY KEY (side_key, node)
+) WITHOUT ROWID;
+-- Streams; the current rate applies from seg_start, streamed_before was paid before it.
+CREATE TABLE st_streams (
+    id              INTEGER PRIMARY KEY,
+    token_id        INTEGER NOT NULL REFERENCES st_tokens(id),
+    sender_id       INTEGER NOT NULL REFERENCES st_accounts(id),
+    receiver_id     INTEGER NOT NULL REFERENCES st_accounts(id),
+    amount          BLOB NOT NULL,
+    start_block     INTEGER NOT NULL,
+    end_block       INTEGER NOT NULL,
+    opened_block    INTEGER NOT NULL,
+    seg_start       INTEGER NOT NULL,
+    rate            BLOB NOT NULL,
+    remainder       BLOB NOT NULL,
+    streamed_before BLOB NOT NULL,
+    canceled_block  INTEGER
+);
+CREATE INDEX st_streams_by_sender ON st_streams (sender_id, id);
+CREATE INDEX st_streams_by_receiver ON st_streams (receiver_id, id);
+-- Small key-value state of the router (last input, its outputs, last block).
+CREATE TABLE st_meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE st_version (
+    version INTEGER NOT NULL
+);
+"""
+
+HASHED_TABLES = {
+    "st_tokens": "id",
+    "st_accounts": "id",
+    "st_ledgers": "id",
+    "st_side_events": "side_key, block",
+    "st_tree_nodes": "side_key, node",
+    "st_streams": "id",
+    "st_meta": "key",
+}
+"""Every table of the state, with its primary key (the order the state hash reads)."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The engine's schema version in this database: 0 when it has none of its tables,
+    1 or 2 for a database of the DApp written before the tables had a prefix."""
+    try:
+        return conn.execute("SELECT version FROM st_version").fetchone()[0]
+    except sqlite3.OperationalError:
+        pass
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(ledgers)")}
+    legacy = conn.execute("PRAGMA user_version").fetchone()[0]
+    if "in_rate" in columns and legacy in LEGACY_VERSIONS:
+        return legacy
+    return 0
+
+
+@contextmanager
+def _own_or_nested(conn: sqlite3.Connection) -> Iterator[None]:
+    """A transaction of our own, or a savepoint inside the caller's: never a commit of
+    someone else's transaction."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT st_schema")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO st_schema")
+            conn.execute("RELEASE st_schema")
+            raise
+        conn.execute("RELEASE st_schema")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def ensure_schema(conn: sqlite3.Connection) -> int:
+    """Create the engine's tables if missing, or bring them forward; returns the version
+    found (0: created). A fresh database gets :data:`CURRENT_SCHEMA` directly."""
+    found = schema_version(conn)
+    if found == SCHEMA_VERSION:
+        return found
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(f"database schema version {found} is newer than this code ({SCHEMA_VERSION})")
+    with _own_or_nested(conn):
+        if found == 0:
+            for statement in statements(CURRENT_SCHEMA):
+                conn.execute(statement)
+        else:
+            for version in range(found, SCHEMA_VERSION):
+                MIGRATIONS[version](conn)
+        conn.execute("DELETE FROM st_version")
+        conn.execute("INSERT INTO st_version (version) VALUES (?)", (SCHEMA_VERSION,))
+    return found
+
+
+migrate = ensure_schema  # the name db/ and older callers use
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open (creating if needed) a database file of the engine's own, with WAL and foreign
+    keys, in manual transaction mode.
+
+    ``isolation_level=None`` means the sqlite3 module never opens a transaction on its
+    own: the caller (one rollup input, one transaction) decides where they begin and end.
+    A host DApp with a connection of its own passes that to StreamableToken instead.
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: keeps hot tree pages in memory
+    ensure_schema(conn)
+    return conn
+
+
+def database_file(conn: sqlite3.Connection) -> Optional[str]:
+    """The file ``conn`` has open as its main database; None for an in-memory one."""
+    return conn.execute("PRAGMA database_list").fetchone()[2] or None
+
+
+def connect_read_only(conn: sqlite3.Connection) -> Optional[sqlite3.Connection]:
+    """A read-only connection to the file ``conn`` has open (None for an in-memory
+    database), for queries that must not write and must not disturb ``conn``."""
+    path = database_file(conn)
+    if path is None:
+        return None
+    reader = sqlite3.connect(
+        f"{pathlib.Path(path).as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
+    reader.execute("PRAGMA query_only = 1")
+    reader.execute("PRAGMA cache_size = -32768")
+    return reader
