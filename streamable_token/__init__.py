@@ -8,6 +8,7 @@ The rollup adapter a DApp mounts (op and route tables, the router) is
 __version__ = "0.2.0"
 
 from streamable_token.errors import (
+    InsufficientAllowance,
     InsufficientFunds,
     InvalidInput,
     StreamClosed,
@@ -22,6 +23,7 @@ from streamable_token.token import Balance, StreamableToken
 __all__ = [
     "__version__",
     "Balance",
+    "InsufficientAllowance",
     "InsufficientFunds",
     "InvalidInput",
     "MAX_UINT256",

@@ -42,6 +42,16 @@ class InsufficientFunds(StreamError):
         )
 
 
+class InsufficientAllowance(StreamError):
+    """The spender's allowance from the owner does not cover the amount."""
+
+    def __init__(self, owner: str, spender: str, needed: int, allowance: int) -> None:
+        self.owner, self.spender, self.needed, self.allowance = owner, spender, needed, allowance
+        super().__init__(
+            f"insufficient allowance: {owner} allows {spender} {allowance}, needs {needed}"
+        )
+
+
 class UnknownStream(StreamError):
     """No stream with this id exists."""
 

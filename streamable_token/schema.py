@@ -17,7 +17,7 @@ from streamable_token.migrations import LEGACY_VERSIONS, MIGRATIONS
 from streamable_token.migrations.m1_initial import statements
 
 PREFIX = "st_"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 CURRENT_SCHEMA = """
 -- Tokens the DApp holds, with what was deposited and withdrawn since genesis (uints as
@@ -111,6 +111,21 @@ CREATE TABLE st_streams (
 );
 CREATE INDEX st_streams_by_sender ON st_streams (sender_id, id);
 CREATE INDEX st_streams_by_receiver ON st_streams (receiver_id, id);
+-- ERC-20 allowances: what `owner` lets `spender` take of a token (transfer_from, or
+-- streams the spender opens as the owner's operator); uint BLOB, 2^256-1 is infinite.
+-- A row exists only while the allowance is not 0.
+CREATE TABLE st_allowances (
+    token_id   INTEGER NOT NULL REFERENCES st_tokens(id),
+    owner_id   INTEGER NOT NULL REFERENCES st_accounts(id),
+    spender_id INTEGER NOT NULL REFERENCES st_accounts(id),
+    amount     BLOB NOT NULL,
+    PRIMARY KEY (token_id, owner_id, spender_id)
+) WITHOUT ROWID;
+-- The operator that opened a stream from its sender's allowance (it may cancel and update it).
+CREATE TABLE st_stream_operators (
+    stream_id   INTEGER PRIMARY KEY REFERENCES st_streams(id),
+    operator_id INTEGER NOT NULL REFERENCES st_accounts(id)
+);
 -- Small key-value state of the router (last input, its outputs, last block).
 CREATE TABLE st_meta (
     key   TEXT PRIMARY KEY,
@@ -129,6 +144,8 @@ HASHED_TABLES = {
     "st_tree_nodes": "side_key, node",
     "st_streams": "id",
     "st_meta": "key",
+    "st_allowances": "token_id, owner_id, spender_id",
+    "st_stream_operators": "stream_id",
 }
 """Every table of the state, with its primary key (the order the state hash reads)."""
 

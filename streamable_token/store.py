@@ -163,6 +163,44 @@ def list_streams(
     return [_decode_stream(r) for r in conn.execute(sql, params)]
 
 
+# --- allowances and stream operators ------------------------------------------------
+
+
+def load_allowance(conn: sqlite3.Connection, token_id: int, owner_id: int, spender_id: int) -> int:
+    row = conn.execute(
+        "SELECT amount FROM st_allowances WHERE token_id = ? AND owner_id = ? AND spender_id = ?",
+        (token_id, owner_id, spender_id),
+    ).fetchone()
+    return blob_to_uint(row[0]) if row else 0
+
+
+def store_allowance(conn: sqlite3.Connection, token_id: int, owner_id: int, spender_id: int, amount: int) -> None:
+    """Set an allowance; 0 deletes its row, so an allowance spent or revoked leaves none."""
+    if amount == 0:
+        conn.execute(
+            "DELETE FROM st_allowances WHERE token_id = ? AND owner_id = ? AND spender_id = ?",
+            (token_id, owner_id, spender_id),
+        )
+        return
+    conn.execute(
+        "INSERT OR REPLACE INTO st_allowances (token_id, owner_id, spender_id, amount) VALUES (?, ?, ?, ?)",
+        (token_id, owner_id, spender_id, uint_to_blob(amount)),
+    )
+
+
+def insert_stream_operator(conn: sqlite3.Connection, stream_id: int, operator_id: int) -> None:
+    conn.execute("INSERT INTO st_stream_operators (stream_id, operator_id) VALUES (?, ?)", (stream_id, operator_id))
+
+
+def stream_operator(conn: sqlite3.Connection, stream_id: int) -> Optional[tuple[bytes, int]]:
+    """(address, account id) of the operator that opened a stream, None if its sender did."""
+    row = conn.execute(
+        "SELECT a.address, a.id FROM st_stream_operators o JOIN st_accounts a ON a.id = o.operator_id"
+        " WHERE o.stream_id = ?", (stream_id,),
+    ).fetchone()
+    return (bytes(row[0]), row[1]) if row else None
+
+
 # --- small key/value state ----------------------------------------------------------
 
 

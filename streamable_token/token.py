@@ -19,6 +19,7 @@ from streamable_token import ledger_store, store
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.constants import MAX_BLOCK, MAX_ID, MAX_UINT256
 from streamable_token.errors import (
+    InsufficientAllowance,
     InsufficientFunds,
     InvalidInput,
     StreamClosed,
@@ -216,6 +217,69 @@ class StreamableToken:
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
 
+    # --- allowances (ERC-20 approve / allowance / transferFrom) -------------------
+
+    def approve(self, token: Any, owner: Any, spender: Any, amount: int, block: int) -> None:
+        """Let ``spender`` take up to ``amount`` of the owner's ``token`` (sets, not adds;
+        0 revokes). :data:`MAX_UINT256` is infinite: spending never decreases it."""
+        t = parse_address(token, "token")
+        o = parse_address(owner, "owner")
+        s = parse_address(spender, "spender")
+        if s == o:
+            raise InvalidInput("spender", checksum(s), "an account other than the owner")
+        amount = _check_int("amount", amount, 0, MAX_UINT256, "an integer in 0..2^256-1")
+        _check_block(block)
+        with self._atomic():
+            if amount == 0:
+                ids = self._allowance_ids(t, o, s)
+                if ids is not None:
+                    store.store_allowance(self.conn, *ids, 0)
+                return
+            ids = (store.ensure_token(self.conn, t), store.ensure_account(self.conn, o),
+                   store.ensure_account(self.conn, s))
+            store.store_allowance(self.conn, *ids, amount)
+
+    def allowance(self, token: Any, owner: Any, spender: Any) -> int:
+        """What ``spender`` may still take of the owner's ``token`` (0 when never approved)."""
+        t = parse_address(token, "token")
+        o = parse_address(owner, "owner")
+        s = parse_address(spender, "spender")
+        ids = self._allowance_ids(t, o, s)
+        return 0 if ids is None else store.load_allowance(self.conn, *ids)
+
+    def _allowance_ids(self, token: bytes, owner: bytes, spender: bytes) -> Optional[tuple[int, int, int]]:
+        token_id = store.find_token(self.conn, token)
+        owner_id = store.find_account(self.conn, owner)
+        spender_id = store.find_account(self.conn, spender)
+        if token_id is None or owner_id is None or spender_id is None:
+            return None
+        return token_id, owner_id, spender_id
+
+    def _spend_allowance(self, token: bytes, owner: bytes, spender: bytes, amount: int) -> int:
+        """Take ``amount`` off the spender's allowance (an infinite one stays as it is) or
+        refuse; returns the spender's account id."""
+        ids = self._allowance_ids(token, owner, spender)
+        allowed = 0 if ids is None else store.load_allowance(self.conn, *ids)
+        if allowed < amount:
+            raise InsufficientAllowance(checksum(owner), checksum(spender), amount, allowed)
+        assert ids is not None
+        if allowed != MAX_UINT256:
+            store.store_allowance(self.conn, *ids, allowed - amount)
+        return ids[2]
+
+    def transfer_from(self, token: Any, spender: Any, owner: Any, receiver: Any, amount: int, block: int) -> None:
+        """Move ``amount`` of the owner's available funds to ``receiver`` on the spender's
+        allowance, which it spends. Refused, with nothing changed, unless both the
+        allowance and the owner's available balance cover it."""
+        t = parse_address(token, "token")
+        sp = parse_address(spender, "spender")
+        o = parse_address(owner, "owner")
+        amount = _check_amount(amount)
+        block = _check_block(block)
+        with self._atomic():
+            self._spend_allowance(t, o, sp, amount)
+            self.transfer(t, o, receiver, amount, block)
+
     # --- streams ------------------------------------------------------------------
 
     def open_stream(
@@ -227,13 +291,19 @@ class StreamableToken:
         start_block: int,
         duration: int,
         block: int,
+        by: Any = None,
     ) -> int:
         """Commit ``amount`` of the sender's available funds to a stream; returns its id.
 
         It pays ``amount // duration`` per block from ``start_block`` and the remainder at
         the last block, so it is funded in full at open and can never fail later.
+
+        ``by``, when another account than the sender, is an operator opening the stream
+        from the sender's funds: ``amount`` spends its allowance from the sender, the
+        stream stays the sender's (refunds go to the sender), and the operator may cancel
+        and update it (:meth:`cancel_stream`, :meth:`update_stream`).
         """
-        return self.new_stream(token, sender, receiver, amount, start_block, duration, block).id
+        return self.new_stream(token, sender, receiver, amount, start_block, duration, block, by=by).id
 
     def new_stream(
         self,
@@ -244,10 +314,14 @@ class StreamableToken:
         start_block: int,
         duration: int,
         block: int,
+        by: Any = None,
     ) -> Stream:
         """As :meth:`open_stream`, returning the stream as :meth:`get_stream` would."""
         t = parse_address(token, "token")
         s = parse_address(sender, "sender")
+        operator = None if by is None else parse_address(by, "by")
+        if operator == s:
+            operator = None
         r = parse_address(receiver, "receiver")
         if r == s:
             raise InvalidInput("receiver", checksum(r), "an account other than the sender")
@@ -266,6 +340,7 @@ class StreamableToken:
                 "amount", amount, f">= duration ({duration}) so that at least 1 unit flows per block"
             )
         with self._atomic():
+            operator_id = None if operator is None else self._spend_allowance(t, s, operator, amount)
             src, token_id, sender_id = self._existing_ledger(t, s, block, amount)
             if src.available < amount:
                 raise InsufficientFunds(checksum(s), amount, src.available, block)
@@ -280,27 +355,36 @@ class StreamableToken:
             sid = store.insert_stream(
                 self.conn, token_id, sender_id, receiver_id, amount, start_block, end, block, rate, remainder
             )
+            if operator_id is not None:
+                store.insert_stream_operator(self.conn, sid, operator_id)
             return Stream(sid, checksum(t), checksum(s), checksum(r), amount, start_block, end, block,
                           start_block, rate, remainder, 0, None, token_id, sender_id, receiver_id)
 
-    def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> Stream:
-        """Load a stream that ``caller`` may change at ``block``, or refuse why not."""
+    def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> tuple[Stream, Optional[int]]:
+        """Load a stream that ``caller`` may change at ``block``, or refuse why not; with
+        the caller's account id when it acts as the stream's operator (else None)."""
         _check_int("stream_id", stream_id, 1, MAX_ID, "a positive integer stream id")
         c = checksum(parse_address(caller, "caller"))
         row = store.load_stream(self.conn, stream_id)
         if row is None:
             raise UnknownStream(stream_id)
         allowed = (row.sender,) if parties == "sender" else (row.sender, row.receiver)
+        operator_id = None
         if c not in allowed:
-            who = "its sender" if parties == "sender" else "its sender or receiver"
-            raise Unauthorized(f"{c} may not change stream {stream_id}: only {who} may")
+            operator = store.stream_operator(self.conn, row.id)
+            if operator is None or checksum(operator[0]) != c:
+                who = "its sender" if parties == "sender" else "its sender or receiver"
+                raise Unauthorized(
+                    f"{c} may not change stream {stream_id}: only {who} or the operator that opened it may"
+                )
+            operator_id = operator[1]
         if row.canceled_block is not None:
             raise StreamClosed(f"stream {stream_id} was canceled at block {row.canceled_block}")
         if block >= row.end_block:
             raise StreamClosed(
                 f"stream {stream_id} has fully streamed at block {row.end_block}; nothing left to change"
             )
-        return row
+        return row, operator_id
 
     def _parties(self, row: Stream, block: int) -> tuple[Ledger, Ledger]:
         src = self._ledger(row.token_id, row.sender_id, block)
@@ -308,12 +392,12 @@ class StreamableToken:
         return src, dst
 
     def cancel_stream(self, stream_id: int, caller: Any, block: int) -> tuple[int, int]:
-        """Stop a stream at ``block`` (sender or receiver may). What has streamed stays with
-        the receiver; the rest returns to the sender's available balance. Returns
-        ``(streamed, refunded)``."""
+        """Stop a stream at ``block`` (sender, receiver or the operator that opened it may).
+        What has streamed stays with the receiver; the rest returns to the sender's
+        available balance (never to an operator's allowance). Returns ``(streamed, refunded)``."""
         block = _check_block(block)
         with self._atomic():
-            row = self._open_for_change(stream_id, caller, block, "both")
+            row, _ = self._open_for_change(stream_id, caller, block, "both")
             stream = row
             src, dst = self._parties(row, block)
             events = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
@@ -336,19 +420,20 @@ class StreamableToken:
         new_amount: Optional[int] = None,
         new_end_block: Optional[int] = None,
     ) -> Stream:
-        """Change a stream's total amount and/or end block (sender only), keeping its id;
-        returns the stream as changed.
+        """Change a stream's total amount and/or end block (its sender, or the operator
+        that opened it), keeping its id; returns the stream as changed.
 
         What streamed up to ``block`` never changes; what is left (new amount minus what
         streamed) is spread from ``max(block, start_block)`` to the new end by the same
         rule. An increase is committed from the sender's available balance at ``block``;
-        a decrease returns there.
+        a decrease returns there. An operator's increase also spends its allowance from the
+        sender; a decrease does not restore it (as ``transferFrom``).
         """
         block = _check_block(block)
         if new_amount is None and new_end_block is None:
             raise InvalidInput.missing("amount", "a new amount, a new end_block, or both")
         with self._atomic():
-            row = self._open_for_change(stream_id, caller, block, "sender")
+            row, operator_id = self._open_for_change(stream_id, caller, block, "sender")
             streamed = row.streamed_at(block)
             amount = row.amount if new_amount is None else _check_amount(new_amount)
             end = row.end_block if new_end_block is None else _check_block(new_end_block, "end_block")
@@ -367,6 +452,9 @@ class StreamableToken:
                 )
             src, dst = self._parties(row, block)
             increase = amount - row.amount
+            if operator_id is not None and increase > 0:
+                self._spend_allowance(parse_address(row.token, "token"), parse_address(row.sender, "sender"),
+                                      parse_address(caller, "caller"), increase)
             if increase > src.available:
                 raise InsufficientFunds(row.sender, increase, src.available, block)
             old = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
@@ -414,6 +502,13 @@ class StreamableToken:
         if stream is None:
             raise UnknownStream(stream_id)
         return stream
+
+    def operator_of(self, stream_id: int) -> Optional[str]:
+        """The operator that opened a stream from its sender's allowance, None if its
+        sender opened it."""
+        self.get_stream(stream_id)
+        found = store.stream_operator(self.conn, stream_id)
+        return None if found is None else checksum(found[0])
 
     def streams_of(
         self,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from streamable_token.migrations import m1_initial, m2_summaries, m3_prefixed
+from streamable_token.migrations import m1_initial, m2_summaries, m3_prefixed, m4_allowances
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m1_initial.migrate,
     m2_summaries.migrate,
     m3_prefixed.migrate,
+    m4_allowances.migrate,
 ]
 LEGACY_VERSIONS = (1, 2)
 """Versions whose number is in ``PRAGMA user_version`` (the tables had no prefix)."""
