@@ -274,11 +274,14 @@ class StreamableToken:
         t = parse_address(token, "token")
         sp = parse_address(spender, "spender")
         o = parse_address(owner, "owner")
+        r = parse_address(receiver, "receiver")
+        if r == o:
+            raise InvalidInput("receiver", checksum(r), "an account other than the owner")
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
             self._spend_allowance(t, o, sp, amount)
-            self.transfer(t, o, receiver, amount, block)
+            self.transfer(t, o, r, amount, block)
 
     # --- streams ------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The engine against a naive reference model that moves balances block by block.
 
-Handlers (rules) drive random mint/burn/transfer/open/cancel/update across accounts,
+Handlers (rules) drive random mint/burn/transfer/open/cancel/update, approve,
+transfer_from and streams opened, cancelled and updated by operators across accounts,
 tokens and blocks; the model is the store of what should be true; the invariants check,
 after every step: equal balances, conservation, no negatives, streamed <= amount,
-forward-only status, and identical refusals.
+forward-only status, identical refusals, and allowances equal to the model's (so nobody
+spends beyond one).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import streamable_token.ledger_store as token_module  # where the inline limit is read
 from streamable_token import (
     MAX_UINT256,
+    InsufficientAllowance,
     InsufficientFunds,
     InvalidInput,
     Status,
@@ -31,8 +34,8 @@ STATUS_ORDER = {Status.PENDING: 0, Status.STREAMING: 1, Status.SETTLED: 2, Statu
 
 
 class ModelStream:
-    def __init__(self, token, sender, receiver, amount, start, duration):
-        self.token, self.sender, self.receiver = token, sender, receiver
+    def __init__(self, token, sender, receiver, amount, start, duration, operator=None):
+        self.token, self.sender, self.receiver, self.operator = token, sender, receiver, operator
         self.amount, self.start, self.end = amount, start, start + duration
         self.seg_start, self.rate, self.rem = start, amount // duration, amount % duration
         self.paid = 0
@@ -51,6 +54,7 @@ class Model:
     def __init__(self):
         self.available = {}
         self.streams = {}
+        self.allowances = {}
         self.minted = {t: 0 for t in TOKENS}
         self.burned = {t: 0 for t in TOKENS}
         self.block = 0
@@ -96,20 +100,49 @@ class Model:
         self.available[(t, s)] -= amount
         self.available[(t, r)] = self.avail(t, r) + amount
 
-    def open(self, t, s, r, amount, start, duration):
+    def approve(self, t, owner, spender, amount):
+        if owner == spender:
+            raise InvalidInput("spender", spender, "x")
+        self.allowances[(t, owner, spender)] = amount
+
+    def allowance(self, t, owner, spender):
+        return self.allowances.get((t, owner, spender), 0)
+
+    def check_allowance(self, t, owner, spender, amount):
+        if self.allowance(t, owner, spender) < amount:
+            raise InsufficientAllowance(owner, spender, amount, self.allowance(t, owner, spender))
+
+    def spend_allowance(self, t, owner, spender, amount):
+        if self.allowance(t, owner, spender) != MAX_UINT256:
+            self.allowances[(t, owner, spender)] -= amount
+
+    def transfer_from(self, t, spender, owner, r, amount):
+        if owner == r:
+            raise InvalidInput("receiver", r, "other")
+        self.check_allowance(t, owner, spender, amount)
+        self.transfer(t, owner, r, amount)
+        self.spend_allowance(t, owner, spender, amount)
+
+    def open(self, t, s, r, amount, start, duration, by=None):
         if s == r or amount // duration == 0:
             raise InvalidInput("x", 0, "x")
+        operator = None if by == s else by
+        if operator is not None:
+            self.check_allowance(t, s, operator, amount)
         self.need(t, s, amount)
+        if operator is not None:
+            self.spend_allowance(t, s, operator, amount)
         self.available[(t, s)] -= amount
         sid = len(self.streams) + 1
-        self.streams[sid] = ModelStream(t, s, r, amount, start, duration)
+        self.streams[sid] = ModelStream(t, s, r, amount, start, duration, operator)
         return sid
 
     def _changeable(self, sid, caller, parties):
         if sid not in self.streams:
             raise UnknownStream(sid)
         s = self.streams[sid]
-        if caller not in ((s.sender,) if parties == "sender" else (s.sender, s.receiver)):
+        parties_ = (s.sender,) if parties == "sender" else (s.sender, s.receiver)
+        if caller not in parties_ and caller != s.operator:
             raise Unauthorized("x")
         if s.canceled or self.block >= s.end:
             raise StreamClosed("x")
@@ -133,7 +166,12 @@ class Model:
             raise InvalidInput("amount", amount, "x")
         if (amount - s.paid) // (end - seg) == 0:
             raise InvalidInput("amount", amount, "x")
+        as_operator = caller != s.sender and amount > s.amount
+        if as_operator:
+            self.check_allowance(s.token, s.sender, caller, amount - s.amount)
         self.need(s.token, s.sender, amount - s.amount)
+        if as_operator:
+            self.spend_allowance(s.token, s.sender, caller, amount - s.amount)
         self.available[(s.token, s.sender)] -= amount - s.amount
         s.amount, s.end, s.seg_start = amount, end, seg
         s.rate, s.rem = divmod(amount - s.paid, end - seg)
@@ -223,6 +261,53 @@ class EngineMachine(RuleBasedStateMachine):
         self.mint(t, s, amount)
         self.open_stream(t, s, r, amount, delay, duration)
 
+    @rule(t=st.sampled_from(TOKENS), owner=st.sampled_from(ACCOUNTS), spender=st.sampled_from(ACCOUNTS),
+          amount=st.one_of(st.just(0), amounts, st.just(MAX_UINT256)))
+    def approve(self, t, owner, spender, amount):
+        b = self.model.block
+        self.both(lambda: self.engine.approve(t, owner, spender, amount, b),
+                  lambda: self.model.approve(t, owner, spender, amount))
+
+    @rule(t=st.sampled_from(TOKENS), spender=st.sampled_from(ACCOUNTS), owner=st.sampled_from(ACCOUNTS),
+          r=st.sampled_from(ACCOUNTS), amount=st.one_of(st.integers(1, 5000), amounts))
+    def transfer_from(self, t, spender, owner, r, amount):
+        b = self.model.block
+        self.both(lambda: self.engine.transfer_from(t, spender, owner, r, amount, b),
+                  lambda: self.model.transfer_from(t, spender, owner, r, amount))
+
+    @rule(
+        t=st.sampled_from(TOKENS),
+        by=st.sampled_from(ACCOUNTS),
+        s=st.sampled_from(ACCOUNTS),
+        r=st.sampled_from(ACCOUNTS),
+        amount=st.one_of(st.integers(1, 5000), amounts),
+        delay=st.integers(0, 15),
+        duration=st.integers(1, 40),
+    )
+    def operator_stream(self, t, by, s, r, amount, delay, duration):
+        b = self.model.block
+        self.both(
+            lambda: self.engine.open_stream(t, s, r, amount, b + delay, duration, b, by=by),
+            lambda: self.model.open(t, s, r, amount, b + delay, duration, by=by),
+        )
+
+    @rule(
+        t=st.sampled_from(TOKENS),
+        by=st.sampled_from(ACCOUNTS),
+        s=st.sampled_from(ACCOUNTS),
+        r=st.sampled_from(ACCOUNTS),
+        allowed=st.integers(1, 10**6),
+        amount=st.integers(1, 10**6),
+        delay=st.integers(0, 15),
+        duration=st.integers(1, 40),
+    )
+    def approved_operator_stream(self, t, by, s, r, allowed, amount, delay, duration):
+        """Mint and approve first, so that most operator streams really open (or are
+        refused only for the allowance)."""
+        self.mint(t, s, amount)
+        self.approve(t, s, by, allowed)
+        self.operator_stream(t, by, s, r, amount, delay, duration)
+
     @rule(sid=st.integers(1, 40), caller=st.sampled_from(ACCOUNTS))
     def cancel(self, sid, caller):
         b = self.model.block
@@ -258,6 +343,15 @@ class EngineMachine(RuleBasedStateMachine):
                 total += bal.balance
             assert total == self.model.minted[t] - self.model.burned[t]
             assert self.engine.total_supply(t) == total
+
+    @invariant()
+    def allowances_match(self):
+        if not hasattr(self, "engine"):
+            return
+        for t in TOKENS:
+            for owner in ACCOUNTS:
+                for spender in ACCOUNTS:
+                    assert self.engine.allowance(t, owner, spender) == self.model.allowance(t, owner, spender)
 
     @invariant()
     def streams_within_amount_and_forward(self):

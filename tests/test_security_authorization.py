@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.harness import ALICE, APP, BOB, CAROL, MALLORY, PORTAL, TOKEN, TOKEN2, Node, metadata, op
+from fuzz.harness import ALICE, APP, BOB, CAROL, MALLORY, PORTAL, TOKEN, TOKEN2, Node, address, metadata, op
+from streamable_token import MAX_UINT256
 from streamable_token.rollup.codec import PORTALS, encode_deposit
 from streamable_token.rollup.router import Config
 
@@ -254,3 +255,74 @@ def test_redelivery_of_the_same_input_is_not_applied_twice():
     assert again.outputs == first.outputs
     assert node.dump() == state
     assert node.balance(TOKEN, CAROL).balance == 100
+
+
+# --- allowances and stream operators ---------------------------------------------------
+
+
+def approved(node: Node, spender: str = MALLORY, amount: int = 300) -> Node:
+    assert node.send(ALICE, "approve", token=TOKEN, spender=spender, amount=amount).status == "accept"
+    return node
+
+
+@pytest.mark.parametrize("name, fields", [
+    ("transfer_from", {"owner": ALICE, "receiver": MALLORY, "amount": 1}),
+    ("open_stream", {"sender": ALICE, "receiver": MALLORY, "amount": 100, "duration": 10}),
+], ids=["transfer-from", "stream-as-operator"])
+def test_spending_without_an_allowance_is_refused(name, fields):
+    node = scene()
+    assert_refused(node, MALLORY, op(name, token=TOKEN, **fields), "InsufficientAllowance", words=("allowance",))
+    # an allowance in another token, or from another owner, does not count
+    assert node.send(ALICE, "approve", token=TOKEN2, spender=MALLORY, amount=1000).status == "accept"
+    assert node.send(BOB, "approve", token=TOKEN, spender=MALLORY, amount=1000).status == "accept"
+    assert_refused(node, MALLORY, op(name, token=TOKEN, **fields), "InsufficientAllowance")
+
+
+@pytest.mark.parametrize("name, fields", [
+    ("transfer_from", {"owner": ALICE, "receiver": MALLORY, "amount": 301}),
+    ("open_stream", {"sender": ALICE, "receiver": MALLORY, "amount": 301, "duration": 10}),
+], ids=["transfer-from", "stream-as-operator"])
+def test_spending_beyond_an_allowance_is_refused(name, fields):
+    node = approved(scene())
+    assert_refused(node, MALLORY, op(name, token=TOKEN, **fields), "InsufficientAllowance")
+
+
+@pytest.mark.parametrize("name, fields", [
+    ("transfer_from", {"owner": ALICE, "receiver": MALLORY, "amount": 401}),
+    ("open_stream", {"sender": ALICE, "receiver": MALLORY, "amount": 401, "duration": 10}),
+], ids=["transfer-from", "stream-as-operator"])
+def test_an_allowance_never_reaches_committed_funds(name, fields):
+    node = approved(scene(), amount=MAX_UINT256)
+    assert_refused(node, MALLORY, op(name, token=TOKEN, **fields), "InsufficientFunds")
+
+
+def test_an_approval_is_the_callers_own():
+    """approve has no owner field: nobody approves a spender of someone else's funds."""
+    node = scene()
+    assert_refused(node, MALLORY, op("approve", token=TOKEN, spender=MALLORY, amount=5, owner=ALICE),
+                   "InvalidInput", "owner", words=("no such field",))
+    assert_refused(node, ALICE, op("approve", token=TOKEN, spender=ALICE, amount=5), "InvalidInput", "spender")
+
+
+def test_a_spender_may_not_act_on_the_owners_own_streams():
+    node = approved(scene(), amount=MAX_UINT256)
+    assert_refused(node, MALLORY, op("cancel_stream", stream_id=1), "Unauthorized")
+    assert_refused(node, MALLORY, op("update_stream", stream_id=1, amount=700), "Unauthorized")
+
+
+def test_only_the_operator_that_opened_a_stream_acts_on_it():
+    node = approved(approved(scene()), spender=CAROL)
+    result = node.advance(MALLORY, op("open_stream", token=TOKEN, sender=ALICE, receiver=BOB, amount=200, duration=10))
+    assert result.status == "accept"
+    sid = result.decoded()[0][1]["id"]
+    for caller in (CAROL, address("stranger")):  # another spender of ALICE's, a stranger
+        assert_refused(node, caller, op("cancel_stream", stream_id=sid), "Unauthorized")
+        assert_refused(node, caller, op("update_stream", stream_id=sid, amount=250), "Unauthorized")
+    # the receiver may cancel, not update, as for any stream
+    assert_refused(node, BOB, op("update_stream", stream_id=sid, amount=250), "Unauthorized")
+    assert node.send(MALLORY, "update_stream", stream_id=sid, amount=250).status == "accept"
+    assert node.engine.allowance(TOKEN, ALICE, MALLORY) == 50
+    assert_refused(node, MALLORY, op("update_stream", stream_id=sid, amount=301), "InsufficientAllowance")
+    assert node.send(MALLORY, "cancel_stream", stream_id=sid).status == "accept"
+    assert tuple(node.balance(TOKEN, ALICE)) == (940, 400, 540)  # the refund went to ALICE
+    assert node.balance(TOKEN, MALLORY).balance == 0

@@ -3,9 +3,11 @@
 * Random bytes and mutated commands, from users and from the portal, as advances and as
   inspects: nothing escapes, a refusal is one report and changes nothing.
 * A state machine of random well-formed inputs (deposits with and without commands,
-  transfers, streams opened, cancelled and updated, withdrawals, batches, junk, new
+  transfers, streams opened, cancelled and updated, withdrawals, approvals,
+  transfer_from, streams opened, cancelled and updated by operators, batches, junk, new
   blocks). After every input: a refusal changed nothing; no account other than the
-  sender lost balance or available funds; every voucher pays the sender; and the
+  sender lost balance or available funds beyond the allowance it gave the sender (and
+  that allowance went down by as much, unless infinite); every voucher pays the sender; and the
   invariants hold: per token Σ balances = deposits − vouchers, no negatives, every
   account's committed funds = what its open streams still owe, streamed <= amount,
   statuses only move forward.
@@ -76,8 +78,9 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
-FIELDS = ["op", "token", "receiver", "amount", "duration", "start_block", "stream_id", "end_block", "ops", "sender"]
-OPS = ["transfer", "open_stream", "cancel_stream", "update_stream", "withdraw", "batch"]
+FIELDS = ["op", "token", "receiver", "amount", "duration", "start_block", "stream_id", "end_block", "ops", "sender",
+          "spender", "owner"]
+OPS = ["transfer", "open_stream", "cancel_stream", "update_stream", "withdraw", "approve", "transfer_from", "batch"]
 mutated_commands = st.fixed_dictionaries(
     {"op": st.sampled_from(OPS) | json_values},
     optional={f: json_values | st.sampled_from([1, 2, 10, 100, 2**62]) for f in FIELDS[1:]},
@@ -113,10 +116,13 @@ inspect_payloads = st.one_of(
     st.binary(max_size=120),
     st.text(alphabet="abcdefghilmnorstu-_/?&=0123456789x.%;' ", max_size=80).map(str.encode),
     st.builds(lambda route, rest: (route + rest).encode(),
-              st.sampled_from(["balance/", "stream/", "streams/", "token/", "state-hash"]),
+              st.sampled_from(["balance/", "stream/", "streams/", "token/", "allowance/", "state-hash"]),
               st.text(alphabet="0123456789abcdefABCDEFx/?&=-_", max_size=100)),
-    st.fixed_dictionaries({"route": st.sampled_from(["balance", "stream", "streams", "token", "state-hash"]) | json_values},
-                          optional={k: json_values for k in ("token", "account", "block", "id", "role", "limit")})
+    st.fixed_dictionaries({"route": st.sampled_from(["balance", "stream", "streams", "token", "allowance", "state-hash"])
+                           | json_values,
+                           },
+                          optional={k: json_values for k in ("token", "account", "block", "id", "role", "limit",
+                                                             "owner", "spender")})
       .map(lambda d: json.dumps(d).encode()),
 )
 
@@ -158,6 +164,13 @@ def templates():
                                                      **({} if e is None else {"end_block": ("+", e)})}),
                   stream_ids, st.none() | amounts, st.none() | st.integers(-5, 500)),
         st.builds(lambda t, a: ("withdraw", {"token": t, "amount": a}), tokens, amounts),
+        st.builds(lambda t, s, a: ("approve", {"token": t, "spender": s, "amount": a}), tokens, accounts,
+                  st.just(0) | amounts),
+        st.builds(lambda t, o, r, a: ("transfer_from", {"token": t, "owner": o, "receiver": r, "amount": a}),
+                  tokens, accounts, accounts, amounts),
+        st.builds(lambda t, o, r, a, d: ("open_stream", {"token": t, "sender": o, "receiver": r, "amount": a,
+                                                         "duration": d}),
+                  tokens, accounts, accounts, amounts, st.integers(1, 400)),
     )
 
 
@@ -178,7 +191,7 @@ class RouterMachine(RuleBasedStateMachine):
         self.supply = {checksum(parse_address(t)): 0 for t in TOKENS + [TOKEN3]}
         self.statuses: dict[int, int] = {}
         self.saturated = False
-        self.streams: list[tuple[int, str, str]] = []  # (id, sender, receiver) of opened streams
+        self.streams: list[tuple[int, str, str, str | None]] = []  # (id, sender, receiver, operator) opened
         for i, amount in enumerate(amounts):
             token, account = TOKENS[i % 2], ACCOUNTS[i // 2]
             self.run(PORTAL, encode_deposit(token, account, amount), account, (token, amount))
@@ -186,6 +199,8 @@ class RouterMachine(RuleBasedStateMachine):
     def run(self, sender: str, payload: bytes, acting: str, deposit: tuple[str, int] | None = None):
         node = self.node
         before_hash, before = node.state_hash(), balances(node.engine, node.block)
+        actor = checksum(parse_address(acting))
+        allowed = self.allowances_to(actor)
         result = node.advance(sender, payload)
         INPUTS["machine"] += 1
         if result.status == "reject":
@@ -193,7 +208,6 @@ class RouterMachine(RuleBasedStateMachine):
             assert [o.kind for o in result.outputs] == ["report"]
             assert "internal error" not in result.error["message"], result.error
             return result
-        actor = checksum(parse_address(acting))
         if deposit:
             self.supply[checksum(parse_address(deposit[0]))] += deposit[1]
         for kind, body in result.decoded():
@@ -202,12 +216,21 @@ class RouterMachine(RuleBasedStateMachine):
                 assert receiver == actor, (body, actor)  # a voucher pays the sender only
                 self.supply[token] -= amount
             elif kind == "notice" and body.get("event") == "stream_opened":
-                self.streams.append((body["id"], body["sender"], body["receiver"]))
+                self.streams.append((body["id"], body["sender"], body["receiver"], body.get("operator")))
         after = balances(node.engine, node.block)
+        spent = {key: allowed.get(key, 0) - left for key, left in self.allowances_to(actor).items()}
         for key, (balance, available) in before.items():
-            if key[1] != actor:  # nobody but the sender may lose funds
-                assert after[key][0] >= balance and after[key][1] >= available, (key, before[key], after[key])
+            if key[1] != actor:  # nobody but the sender may lose funds, beyond what it was allowed
+                limit = MAX_UINT256 if allowed.get(key) == MAX_UINT256 else spent.get(key, 0)
+                assert after[key][0] >= balance - limit and after[key][1] >= available - limit, (
+                    key, before[key], after[key], limit)
         return result
+
+    def allowances_to(self, spender: str) -> dict[tuple[str, str], int]:
+        """(token, owner) -> what ``spender`` may take of it, for every ledger."""
+        engine = self.node.engine
+        return {(token, owner): engine.allowance(token, owner, spender)
+                for token in engine.tokens() for owner in engine.accounts_of(token)}
 
     @rule(token=tokens, account=accounts, amount=st.integers(0, 10**7), command=st.none() | templates())
     def deposit(self, token, account, amount, command):
@@ -236,14 +259,29 @@ class RouterMachine(RuleBasedStateMachine):
         self.run(me, op("open_stream", token=token, receiver=receiver, amount=amount, duration=duration,
                         start_block=self.node.block + delay), me)
 
-    @rule(data=st.data(), who=st.sampled_from(["sender", "receiver", "stranger"]),
+    @rule(owner=accounts, spender=accounts, token=tokens,
+          amount=st.integers(0, 5000) | st.sampled_from([MAX_UINT256]))
+    def approve(self, owner, spender, token, amount):
+        self.run(owner, op("approve", token=token, spender=spender, amount=amount), owner)
+
+    @rule(spender=accounts, owner=accounts, receiver=accounts, token=tokens, amount=st.integers(1, 6000),
+          as_stream=st.booleans(), duration=st.integers(1, 300))
+    def spend_allowance(self, spender, owner, receiver, token, amount, as_stream, duration):
+        """transfer_from, or a stream opened as the owner's operator."""
+        if as_stream:
+            payload = op("open_stream", token=token, sender=owner, receiver=receiver, amount=amount, duration=duration)
+        else:
+            payload = op("transfer_from", token=token, owner=owner, receiver=receiver, amount=amount)
+        self.run(spender, payload, spender)
+
+    @rule(data=st.data(), who=st.sampled_from(["sender", "receiver", "operator", "stranger"]),
           change=st.sampled_from(["cancel", "amount", "end_block"]), amount=st.integers(1, 8000),
           end=st.integers(1, 400))
     def change_known_stream(self, data, who, change, amount, end):
         if not self.streams:
             return
-        sid, sender, receiver = data.draw(st.sampled_from(self.streams))
-        caller = {"sender": sender, "receiver": receiver}.get(who) or data.draw(accounts)
+        sid, sender, receiver, operator = data.draw(st.sampled_from(self.streams))
+        caller = {"sender": sender, "receiver": receiver, "operator": operator}.get(who) or data.draw(accounts)
         if change == "cancel":
             payload = op("cancel_stream", stream_id=sid)
         elif change == "amount":

@@ -4,6 +4,7 @@
     stream/<id>[/<block>]
     streams/<account>[/<block>][?role=&active_at=&after=&limit=&block=]
     token/<token>
+    allowance/<token>/<owner>/<spender>
     state-hash
     {"route": "balance", "token": T, "account": A, "block": N}   (JSON form of any route)
 
@@ -144,6 +145,15 @@ def _token(engine: StreamableToken, f: dict, last_block: int) -> dict:
     }
 
 
+def _allowance(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    return {
+        "token": checksum(parse_address(f["token"], "token")),
+        "owner": checksum(parse_address(f["owner"], "owner")),
+        "spender": checksum(parse_address(f["spender"], "spender")),
+        "allowance": str(engine.allowance(f["token"], f["owner"], f["spender"])),
+    }
+
+
 def _state_hash(engine: StreamableToken, f: dict, last_block: int) -> dict:
     return {"state_hash": engine.state_hash(), "block": last_block}
 
@@ -154,6 +164,7 @@ ROUTES: dict[str, Route] = {
     "stream": Route(["id"], ["block"], _stream),
     "streams": Route(["account"], ["role", "active_at", "after", "limit", "block"], _streams),
     "token": Route(["token"], [], _token),
+    "allowance": Route(["token", "owner", "spender"], [], _allowance),
     "state-hash": Route([], [], _state_hash),
 }
 _ROUTES = ROUTES

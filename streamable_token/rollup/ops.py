@@ -64,10 +64,18 @@ SCHEMAS: dict[str, Schema] = {
         "amount": ("amount", True),
         "duration": ("int", True),
         "start_block": ("int", False),
+        "sender": ("address", False),
     },
     "cancel_stream": {"stream_id": ("int", True)},
     "update_stream": {"stream_id": ("int", True), "amount": ("amount", False), "end_block": ("int", False)},
     "withdraw": {"token": ("address", True), "amount": ("amount", True)},
+    "approve": {"token": ("address", True), "spender": ("address", True), "amount": ("uint", True)},
+    "transfer_from": {
+        "token": ("address", True),
+        "owner": ("address", True),
+        "receiver": ("address", True),
+        "amount": ("amount", True),
+    },
     "batch": {"ops": ("ops", True)},
 }
 NESTABLE_NOT = frozenset({"batch"})
@@ -175,6 +183,13 @@ def _amount(field: str, value: Any) -> int:
     return amount
 
 
+def _uint(field: str, value: Any) -> int:
+    """As an amount, 0 included (an allowance may be set to 0)."""
+    if value == "0":
+        return 0
+    return _amount(field, value)
+
+
 def _int(field: str, value: Any) -> int:
     if type(value) is not int or not 0 <= value <= MAX_INT:
         raise InvalidInput(field, value, f"a JSON integer in 0..{MAX_INT}")
@@ -190,6 +205,7 @@ def _ops(field: str, value: Any, table: dict) -> list[Op]:
 KINDS: dict[str, Callable[[str, Any, dict], Any]] = {
     "address": lambda field, value, table: parse_address(value, field),
     "amount": lambda field, value, table: _amount(field, value),
+    "uint": lambda field, value, table: _uint(field, value),
     "int": lambda field, value, table: _int(field, value),
     "ops": _ops,
 }

@@ -327,9 +327,15 @@ def _transfer(c: Call, f: dict) -> list[Output]:
 
 
 def _open_stream(c: Call, f: dict) -> list[Output]:
+    """The caller's own stream, or with ``sender`` another account's, the caller opening
+    it as that account's operator (on its allowance)."""
     start = f.get("start_block", c.block)
-    stream = c.engine.new_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
-    return [notice("stream_opened", **stream.to_json(c.block))]
+    if "sender" not in f or f["sender"] == c.caller:
+        stream = c.engine.new_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
+        return [notice("stream_opened", **stream.to_json(c.block))]
+    stream = c.engine.new_stream(f["token"], f["sender"], f["receiver"], f["amount"], start, f["duration"], c.block,
+                                 by=c.caller)
+    return [notice("stream_opened", **stream.to_json(c.block), operator=checksum(c.caller))]
 
 
 def _cancel_stream(c: Call, f: dict) -> list[Output]:
@@ -342,6 +348,19 @@ def _update_stream(c: Call, f: dict) -> list[Output]:
     stream = c.engine.update_stream(f["stream_id"], c.caller, c.block, new_amount=f.get("amount"),
                                     new_end_block=f.get("end_block"))
     return [notice("stream_updated", **stream.to_json(c.block))]
+
+
+def _approve(c: Call, f: dict) -> list[Output]:
+    c.engine.approve(f["token"], c.caller, f["spender"], f["amount"], c.block)
+    return [notice("approval", token=checksum(f["token"]), owner=checksum(c.caller),
+                   spender=checksum(f["spender"]), amount=str(f["amount"]), block=c.block)]
+
+
+def _transfer_from(c: Call, f: dict) -> list[Output]:
+    c.engine.transfer_from(f["token"], c.caller, f["owner"], f["receiver"], f["amount"], c.block)
+    return [notice("transfer", token=checksum(f["token"]), sender=checksum(f["owner"]),
+                   receiver=checksum(f["receiver"]), amount=str(f["amount"]), spender=checksum(c.caller),
+                   block=c.block)]
 
 
 def _withdraw(c: Call, f: dict) -> list[Output]:
@@ -357,6 +376,8 @@ HANDLERS: dict[str, Callable[[Call, dict], list[Output]]] = {
     "cancel_stream": _cancel_stream,
     "update_stream": _update_stream,
     "withdraw": _withdraw,
+    "approve": _approve,
+    "transfer_from": _transfer_from,
     "batch": _batch,
 }
 if set(HANDLERS) != set(SCHEMAS):  # every schema has a handler and every handler a schema

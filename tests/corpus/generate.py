@@ -178,6 +178,29 @@ ADVANCE: list[tuple[str, bytes, dict]] = [
     ("sql-stream-id", b'{"op":"cancel_stream","stream_id":"1 OR 1=1"}', invalid("stream_id")),
     ("sql-amount", transfer(amount=b'"1; UPDATE ledgers SET available=x\'ff\'"'), invalid("amount")),
     ("sql-key", b'{"op":"withdraw","token":"' + T + b'","amount":"1","amount\' OR \'1\'=\'1":1}', invalid("amount' OR '1'='1")),
+    # --- allowances and operators (appended: earlier file names keep their numbers) ------
+    ("approve-self", j({"op": "approve", "token": TOKEN, "spender": ALICE, "amount": "5"}), invalid("spender")),
+    ("approve-missing-spender", j({"op": "approve", "token": TOKEN, "amount": "5"}), invalid("spender")),
+    ("approve-amount-negative", j({"op": "approve", "token": TOKEN, "spender": BOB, "amount": "-1"}), invalid("amount")),
+    ("approve-amount-2pow256", b'{"op":"approve","token":"' + T + b'","spender":"' + R + b'","amount":"' + U256 + b'"}',
+     invalid("amount")),
+    ("approve-amount-number", j({"op": "approve", "token": TOKEN, "spender": BOB, "amount": 5}), invalid("amount")),
+    ("approve-amount-leading-zero", j({"op": "approve", "token": TOKEN, "spender": BOB, "amount": "00"}),
+     invalid("amount")),
+    ("approve-owner-field", j({"op": "approve", "token": TOKEN, "spender": ALICE, "owner": BOB, "amount": "5"}),
+     invalid("owner")),
+    ("transfer-from-no-allowance", j({"op": "transfer_from", "token": TOKEN, "owner": BOB, "receiver": ALICE,
+                                      "amount": "1"}), {"type": "InsufficientAllowance"}),
+    ("transfer-from-owner-is-receiver", j({"op": "transfer_from", "token": TOKEN, "owner": BOB, "receiver": BOB,
+                                           "amount": "1"}), invalid("receiver")),
+    ("transfer-from-bad-owner", j({"op": "transfer_from", "token": TOKEN, "owner": "0x12", "receiver": BOB,
+                                   "amount": "1"}), invalid("owner")),
+    ("transfer-from-amount-zero", j({"op": "transfer_from", "token": TOKEN, "owner": BOB, "receiver": ALICE,
+                                     "amount": "0"}), invalid("amount")),
+    ("transfer-from-spender-field", j({"op": "transfer_from", "token": TOKEN, "owner": BOB, "receiver": ALICE,
+                                       "amount": "1", "spender": BOB}), invalid("spender")),
+    ("stream-sender-no-allowance", stream_op(b"sender", b'"0x' + b"cc" * 20 + b'"'), {"type": "InsufficientAllowance"}),
+    ("stream-sender-bad-address", stream_op(b"sender", b'"' + BAD_CHECKSUM + b'"'), invalid("sender")),
 ]
 
 PORTAL: list[tuple[str, bytes, dict]] = [
@@ -290,6 +313,12 @@ INSPECT: list[tuple[str, bytes, dict]] = [
     ("json-extra-field", b'{"route":"state-hash","sql":"SELECT 1"}', invalid("sql")),
     ("json-deep", b'{"route":' + b"[" * 5000 + b"]" * 5000 + b"}", invalid("payload")),
     ("json-over-limit", b'{"route":"' + b"a" * MAX_PAYLOAD + b'"}', invalid("payload")),
+    ("allowance-missing-spender", b"allowance/" + T + b"/" + A, invalid("path")),
+    ("allowance-bad-owner", b"allowance/" + T + b"/0x12/" + R, invalid("owner")),
+    ("allowance-bad-checksum", b"allowance/" + T + b"/" + A + b"/" + BAD_CHECKSUM, invalid("spender")),
+    ("allowance-block", b"allowance/" + T + b"/" + A + b"/" + R + b"/5", invalid("path")),
+    ("json-allowance-extra", b'{"route":"allowance","token":"' + T + b'","owner":"' + A + b'","spender":"' + R
+     + b'","block":1}', invalid("block")),
 ]
 
 
