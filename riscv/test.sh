@@ -26,6 +26,8 @@ EXCLUDED=(
     # pycryptodome has no riscv64 wheel there, and setup.sh builds it with the host's cross
     # compiler, which a venv made inside the emulation cannot reach; the wheel is pure Python
     --ignore=tests/test_wheel.py
+    # the same fresh venv with the wheel, for the subscriptions example DApp
+    --ignore=tests/test_subscriptions_example.py
     # the official Cartesi clients are node programs driving anvil (amd64): user-side tools
     --ignore=tests/test_official_clients.py
     # runs natively in step 2, driving the emulated interpreter

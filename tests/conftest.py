@@ -60,3 +60,10 @@ def wait_until(predicate, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The engine's wheel, built once per session (tests/test_wheel.py, the examples)."""
+    from tests.test_wheel import build_wheel
+    return build_wheel(tmp_path_factory)

@@ -16,14 +16,14 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "host_dapp.py"
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def build_wheel(tmp_path_factory) -> Path:
+    """The wheel, built from a copy of only the files it needs (the ``wheel`` fixture in
+    conftest.py builds it once per session)."""
     src = tmp_path_factory.mktemp("src")
     shutil.copy(ROOT / "pyproject.toml", src)
     shutil.copy(ROOT / "README.md", src)
@@ -34,6 +34,16 @@ def wheel(tmp_path_factory) -> Path:
                    check=True, capture_output=True, timeout=300)
     (found,) = out.glob("*.whl")
     return found
+
+
+def venv_with(wheel: Path, venv: Path, *packages: str) -> Path:
+    """A fresh venv at ``venv`` with the wheel (and ``packages``) installed from the
+    package index; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel), *packages],
+                   check=True, timeout=600)
+    return py
 
 
 def test_wheel_holds_one_top_level_package_with_a_version_and_its_dependencies(wheel):
@@ -52,10 +62,7 @@ def test_wheel_holds_one_top_level_package_with_a_version_and_its_dependencies(w
 
 def test_installed_wheel_runs_the_engine_and_a_host_dapp_outside_the_repository(wheel, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
-                   check=True, timeout=600)
+    py = venv_with(wheel, venv)
     work = tmp_path / "elsewhere"
     work.mkdir()
     script = work / "host_dapp.py"
