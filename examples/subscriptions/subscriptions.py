@@ -133,7 +133,7 @@ def renew(c: Call, f: dict) -> list[Output]:
         event = "stream_opened"
     c.conn.execute("UPDATE sub_subscriptions SET stream_id = ?, started = started + 1 WHERE id = ?",
                    (stream.id, f["subscription_id"]))
-    return [notice(event, **stream.to_json(c.block)),
+    return [notice(event, **stream.to_json(c.block), operator=checksum(parse_address(SERVICE))),
             notice("renewed", id=f["subscription_id"], period=started + 1, of=periods, block=c.block)]
 
 

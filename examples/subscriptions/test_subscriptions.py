@@ -106,6 +106,7 @@ def test_renewals_extend_then_reopen_and_stop_after_the_paid_periods(app):
     assert app.engine.allowance(TOKEN, USER, SERVICE) == 100
     status, out = app.send(USER, 30, op="renew", subscription_id=1)  # after the end: a new stream
     assert status == "accept" and app.notices(out)[0]["event"] == "stream_opened"
+    assert app.notices(out)[0]["operator"] == checksum(parse_address(SERVICE))
     assert app.engine.allowance(TOKEN, USER, SERVICE) == 0
     before = app.snapshot()
     status, out = app.send(MERCHANT, 31, op="renew", subscription_id=1)

@@ -242,7 +242,7 @@ class Router:
     def register_op(self, name: str, schema: Schema, handler: Callable[["Call", dict], list[Output]]) -> None:
         """Add a host DApp's op beside the built-in ones. Its payload is
         ``{"op": name, <fields>}``, parsed by ``schema`` (``{field: (kind, required)}``,
-        kinds ``address``, ``amount``, ``int``, ``ops``); ``handler(call, fields)`` runs in
+        kinds ``address``, ``amount``, ``uint``, ``int``, ``ops``); ``handler(call, fields)`` runs in
         the input's transaction (``call.conn``) and returns the outputs. A name already
         taken is refused: no op can replace another."""
         if name in self.ops:
