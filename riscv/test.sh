@@ -30,8 +30,6 @@ EXCLUDED=(
     --ignore=tests/test_wheel.py
     # the same fresh venv with the wheel, for the subscriptions example DApp
     --ignore=tests/test_subscriptions_example.py
-    # the official Cartesi clients are node programs driving anvil (amd64): user-side tools
-    --ignore=tests/test_official_clients.py
     # runs natively in step 2, driving the emulated interpreter
     --ignore=tests/test_riscv64.py
 )

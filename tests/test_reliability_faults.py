@@ -20,8 +20,13 @@ from fuzz.rig import (
 from streamable_token.rollup.codec import encode_deposit
 from rollup_host import start_in_thread
 
-CLIENT_TIMEOUT = 0.2  # the DApp's HTTP timeout here; the host's long-poll must be shorter
-HOLD = 0.3            # how long a timeout fault keeps the DApp waiting
+# The DApp's HTTP timeout here (the host's long-poll must be shorter) and how long a
+# timeout fault keeps it waiting. A request the DApp gave up on must not reach the host
+# later: the local host's restart extension cannot tell such a stale /finish from a fresh
+# one (rollup_host/README.md, "Local-host extension"), so the timeout is long enough that a proxy
+# thread stalled by a loaded machine still forwards well within it.
+CLIENT_TIMEOUT = 0.5
+HOLD = 0.6
 FAULTS_INJECTED = Counter()
 
 
