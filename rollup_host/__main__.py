@@ -38,7 +38,7 @@ from .codec import (
     from_hex,
 )
 from .deployment import deployment_options
-from .server import HostState, RollupHostServer, make_server
+from .server import HostState, RollupHostServer, make_server, serve_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "db" / "dapp.sqlite"  # dapp.py's own default
@@ -154,10 +154,6 @@ def _bind(args: argparse.Namespace) -> RollupHostServer | None:
     return None
 
 
-def _serve_in_thread(server: RollupHostServer) -> None:
-    threading.Thread(target=server.serve_forever, name="rollup-host", daemon=True).start()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     server = _bind(args)
     if server is None:
@@ -165,7 +161,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = server.host.config
     print(f"rollup host {cfg.rollups} on {server.url} (app {cfg.app}, portal {cfg.portal}, "
           f"block {cfg.block})", flush=True)
-    _serve_in_thread(server)
+    serve_in_thread(server)
     _wait_for_signal(threading.Event(), None)
     server.stop()
     return 0
@@ -193,7 +189,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {problem}; start over with `make reset` (deletes {db} and {args.chain_file})",
               file=sys.stderr)
         return EXIT_ERROR
-    _serve_in_thread(server)
+    serve_in_thread(server)
     url = server.url
     cfg = server.host.config
     status = server.host.status()

@@ -65,6 +65,7 @@ __all__ = [
     "RollupHostServer",
     "HostError",
     "make_server",
+    "serve_in_thread",
     "start_in_thread",
 ]
 
@@ -1072,17 +1073,22 @@ def make_server(host: str = "127.0.0.1", port: int = 5004,
     return RollupHostServer((host, port), HostState(HostConfig(**options)))
 
 
-def start_in_thread(port: int = 0, host: str = "127.0.0.1",
-                    **options: Any) -> tuple[RollupHostServer, str]:
-    """Start a server in a daemon thread; return it and its base URL.
-
-    For tests, notebooks and ``up``: call ``server.stop()`` when done.
-    """
-    server = make_server(host, port, **options)
+def serve_in_thread(server: RollupHostServer) -> None:
+    """Run ``server`` in a daemon thread; return once it serves, so ``stop()`` can end it."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               name="rollup-host", daemon=True)
     thread.start()
     deadline = time.monotonic() + 5
     while not getattr(server, "_serving", False) and time.monotonic() < deadline:
         time.sleep(0.001)
+
+
+def start_in_thread(port: int = 0, host: str = "127.0.0.1",
+                    **options: Any) -> tuple[RollupHostServer, str]:
+    """Start a server in a daemon thread; return it and its base URL.
+
+    For tests and notebooks: call ``server.stop()`` when done.
+    """
+    server = make_server(host, port, **options)
+    serve_in_thread(server)
     return server, server.url
