@@ -176,21 +176,28 @@ def main(argv: Optional[list[str]] = None) -> None:
     url, db_path, config = load_config(argv)
     os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
     router = Router(StreamableToken(db_path), config)
-    Checkpointer(router.conn).start()  # a daemon thread: it ends with the process
-    client = RollupClient(url)
-    log.info("streamable token DApp: rollups %s, server %s, db %s, portal %s",
-             config.version, url, db_path, checksum(router.portal))
-    status, restart, delay = "accept", True, 0.05
-    while True:
-        request = client.finish(status, restart)
-        try:
-            status, restart, delay = handle(router, client, request), False, 0.05
-        except OutputNotDelivered as err:
-            # Rolled back; have the input delivered again with its outputs dropped. A node
-            # without the restart extension hears "reject", which matches the rollback.
-            log.warning("%s; asking for the input again in %.2f s", err, delay)
-            time.sleep(delay)
-            status, restart, delay = "reject", True, min(delay * 2, client.max_backoff)
+    checkpointer = Checkpointer(router.conn).start()
+    try:
+        client = RollupClient(url)
+        log.info("streamable token DApp: rollups %s, server %s, db %s, portal %s",
+                 config.version, url, db_path, checksum(router.portal))
+        status, restart, delay = "accept", True, 0.05
+        while True:
+            request = client.finish(status, restart)
+            try:
+                status, restart, delay = handle(router, client, request), False, 0.05
+            except OutputNotDelivered as err:
+                # Rolled back; have the input delivered again with its outputs dropped. A node
+                # without the restart extension hears "reject", which matches the rollback.
+                log.warning("%s; asking for the input again in %.2f s", err, delay)
+                time.sleep(delay)
+                status, restart, delay = "reject", True, min(delay * 2, client.max_backoff)
+    finally:
+        # However the loop ends (Ctrl-C, or a caller running main in a thread), the
+        # checkpoint thread and the connections end with it: a checkpointer left behind
+        # goes on polling a database nobody writes, every 50 ms, for the life of the process.
+        checkpointer.stop()
+        router.close()
 
 
 if __name__ == "__main__":

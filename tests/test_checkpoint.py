@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 
 import pytest
 
 from db.checkpoint import BACKSTOP_PAGES, Checkpointer
+from fuzz.rig import DappThread, wait_until
+from rollup_host import start_in_thread
 
 
 def _writer(path: str) -> sqlite3.Connection:
@@ -53,3 +56,23 @@ def test_stop_copies_everything_and_restores_the_setting(tmp_path):
 def test_an_in_memory_database_is_refused():
     with pytest.raises(ValueError, match="in-memory"):
         Checkpointer(sqlite3.connect(":memory:"))
+
+
+def _checkpoint_threads() -> set:
+    return {t for t in threading.enumerate() if t.name == "wal-checkpoint"}
+
+
+def test_the_dapp_loop_ends_its_checkpointer_when_it_ends(tmp_path):
+    """dapp.main in a thread (as the fault tests run it), stopped once it is waiting for
+    an input: its checkpoint thread ends with it. One left behind polls every 50 ms for the
+    life of the process; a test process that ran the loop a dozen times slowed to a crawl."""
+    before = _checkpoint_threads()
+    server, url = start_in_thread(port=0, finish_timeout=0.05)
+    dapp = DappThread(str(tmp_path / "dapp.sqlite"), url).start()
+    try:
+        wait_until(lambda: server.host.status()["long_polls"] >= 1, 60, "the DApp to wait for an input")
+        assert _checkpoint_threads() - before, "the running DApp has a checkpoint thread"
+    finally:
+        dapp.stop()
+        server.stop()
+    assert _checkpoint_threads() - before == set()

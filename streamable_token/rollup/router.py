@@ -129,6 +129,12 @@ class Router:
         self.ops: dict[str, OpSpec] = dict(OPS)
         self.routes: dict[str, inspect_routes.Route] = dict(inspect_routes.ROUTES)
 
+    def close(self) -> None:
+        """Close the engine's connection and the inspect reader's."""
+        if self.reader is not None:
+            self.reader.close()
+        self.engine.close()
+
     # --- advance --------------------------------------------------------------------
 
     def advance(self, metadata: dict, payload_hex: str, emit: Emit) -> str:
