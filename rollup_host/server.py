@@ -652,7 +652,9 @@ class Handler(BaseHTTPRequestHandler):
         while True:
             if not self._buffered_call():
                 self.handle_one_request()
-            if self.close_connection:
+            # A stopped host answers every long-poll at once; keeping the connection would
+            # let a client that polls in a loop spin on it: close it after the answer.
+            if self.close_connection or self.server.host.closed:
                 return
 
     def _buffered_call(self) -> bool:

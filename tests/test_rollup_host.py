@@ -267,6 +267,21 @@ def test_finish_answers_202_when_no_input_arrives(make_host):
     assert session.get(url + "/dev/block").json() == {"block_number": 1}
 
 
+def test_a_stopped_host_closes_a_polling_connection_instead_of_answering_it_forever(make_host):
+    """A client that long-polls in a loop on one keep-alive connection (as a DApp does)
+    gets its connection closed once the host stops, not an endless run of instant 202s
+    (which kept a test process's threads spinning long after the test that left them)."""
+    server, url, client = make_host(finish_timeout=0.2)
+    session = requests.Session()
+    assert session.post(url + "/finish", json={"status": "accept"}).status_code == 202
+    server.stop()
+    answers = []
+    with pytest.raises(requests.ConnectionError):
+        for _ in range(3):
+            answers.append(session.post(url + "/finish", json={"status": "accept"}).status_code)
+    assert answers in ([], [202])  # the request already on its way may still be answered
+
+
 def test_restart_header_redelivers_the_same_request_without_its_outputs(make_host):
     server, url, client = make_host()
     client.mine(4)
