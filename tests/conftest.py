@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.property_budget  # noqa: F401  (loads the examples profile: all natively, fewer emulated)
 from rollup_host.child import stop
 from rollup_host.client import HostClient
 from rollup_host.server import start_in_thread

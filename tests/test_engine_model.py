@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from tests.property_budget import examples
 
 import streamable_token.ledger_store as token_module  # where the inline limit is read
 from streamable_token import (
@@ -376,7 +377,7 @@ class TreeMachine(EngineMachine):
     inline_max = 2
 
 
-settings_ = settings(max_examples=80, stateful_step_count=40, deadline=None,
+settings_ = settings(max_examples=examples(80), stateful_step_count=40, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 TestEngineAgainstModel = EngineMachine.TestCase
 TestEngineAgainstModel.settings = settings_

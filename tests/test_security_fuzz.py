@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from tests.property_budget import examples
 
 from fuzz.harness import (
     ALICE, BOB, CAROL, MALLORY, PORTAL, STATUS_ORDER, TOKEN, TOKEN2, Node, address, balances, check_invariants, op,
@@ -93,7 +94,7 @@ payloads = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sender=st.sampled_from([ALICE, BOB, MALLORY, PORTAL]), payload=payloads)
 def test_random_advance_payloads(sender, payload):
     node = seeded()
@@ -127,7 +128,7 @@ inspect_payloads = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(payload=inspect_payloads)
 def test_random_inspect_payloads(payload):
     node = seeded()
@@ -334,5 +335,5 @@ class RouterMachine(RuleBasedStateMachine):
 
 
 TestRouterMachine = RouterMachine.TestCase
-TestRouterMachine.settings = settings(max_examples=60, stateful_step_count=50, deadline=None,
+TestRouterMachine.settings = settings(max_examples=examples(60), stateful_step_count=50, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
