@@ -16,7 +16,8 @@ from typing import Any, Optional
 
 from eth_abi import decode as abi_decode
 
-from streamable_token.rollup.codec import PORTALS, encode_deposit
+from streamable_token.constants import ERC20_TRANSFER_SELECTOR, PORTALS
+from streamable_token.rollup.codec import encode_deposit
 from streamable_token.rollup.router import Config, Output, Router
 from rollup_host.codec import DEFAULT_APP_ADDRESS, DEFAULT_CHAIN_ID, block_timestamp, prev_randao
 from streamable_token import Status, StreamableToken
@@ -24,7 +25,6 @@ from streamable_token.addresses import checksum, parse_address
 
 PORTAL = PORTALS["v2"]
 APP = DEFAULT_APP_ADDRESS
-TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")
 
 
 def address(label: str) -> str:
@@ -78,7 +78,7 @@ def decode_output(out: Output) -> tuple[str, Any]:
     """(kind, JSON body) for notices and reports; (``voucher``, (token, receiver, amount))."""
     if out.kind == "voucher":
         data = bytes.fromhex(out.body["payload"][2:])
-        assert data[:4] == TRANSFER_SELECTOR, out
+        assert data[:4] == ERC20_TRANSFER_SELECTOR, out
         receiver, amount = abi_decode(["address", "uint256"], data[4:])
         assert int(out.body["value"], 16) == 0, out
         return "voucher", (checksum(parse_address(out.body["destination"])), checksum(parse_address(receiver)), amount)

@@ -16,6 +16,8 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
+from streamable_token.constants import ERC20_TRANSFER_SELECTOR, MAX_UINT256, PORTALS
+
 __all__ = [
     "DEFAULT_APP_ADDRESS",
     "DEFAULT_CHAIN_ID",
@@ -36,12 +38,9 @@ __all__ = [
     "to_payload_bytes",
 ]
 
-# Rollups v2 (contracts 2.0.x, CLI 2.x devnet) and v1 ERC20Portal addresses. Contracts
-# 2.1+ deploy elsewhere, which is why the server takes the portal as configuration.
-DEFAULT_PORTAL = {
-    "v2": "0xc700D6aDd016eECd59d989C028214Eaa0fCC0051",
-    "v1": "0x9C21AEb2093C32DDbC53eEF24B873BDCd1aDa1DB",
-}
+# The ERC20Portal per Rollups version. Contracts 2.1+ deploy elsewhere, which is why the
+# server takes the portal as configuration.
+DEFAULT_PORTAL = PORTALS
 DEFAULT_APP_ADDRESS = "0xab7528bb862fB57E8A2BCd567a2e929a0Be56a5e"
 DEFAULT_CHAIN_ID = 31337
 # The application's name on the node JSON-RPC and in ``/inspect/<name>``.
@@ -57,10 +56,6 @@ _HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}")
 GENESIS_TIMESTAMP = 1_700_000_000
 SECONDS_PER_BLOCK = 12
 
-# keccak("transfer(address,uint256)")[:4]
-ERC20_TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")
-
-UINT256_MAX = 2**256 - 1
 
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _VALUE_RE = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -158,7 +153,7 @@ def parse_uint256(value: Any, field: str = "amount") -> int:
         number = int(value)
     else:
         raise InvalidField(field, value, "decimal string of a uint256")
-    if not 0 <= number <= UINT256_MAX:
+    if not 0 <= number <= MAX_UINT256:
         raise InvalidField(field, value, "value in [0, 2**256-1]")
     return number
 
@@ -181,7 +176,7 @@ def erc20_deposit_payload(
     """
     if rollups not in ("v1", "v2"):
         raise InvalidField("rollups", rollups, "'v1' or 'v2'")
-    if not 0 <= amount <= UINT256_MAX:
+    if not 0 <= amount <= MAX_UINT256:
         raise InvalidField("amount", amount, "value in [0, 2**256-1]")
     body = (
         bytes.fromhex(normalize_address(token, "token")[2:])
