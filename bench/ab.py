@@ -1,14 +1,17 @@
 """A/B of the write path through the router: this tree against another checkout (e.g.
-22f610c exported with ``git archive``), on the same machine, interleaved.
+22f610c exported with ``git archive``), on the same machine, interleaved call by call.
 
     python -m bench.ab --base /tmp/base22 --scenarios hub spread churn --size 100000 --rounds 3
 
-Each side builds each scenario once with its own code (kept in --workdir), then the
-rounds alternate base, ours, base, ours...: each run copies the built database and times
-``--n`` router inputs per op (open_stream, cancel_stream, update_stream; with --all-ops
-also deposit, transfer, withdraw and a balance inspect), one input and one transaction
-each, in a fresh process. The figure per side is the median over all its
-runs' calls; ``×`` is base median / our median. Prints JSON lines and a Markdown table.
+Each side builds each scenario once with its own code (kept in --workdir). Then each
+round starts one worker process per side on a fresh copy of its built database; the two
+take turns, one router input at a time (base, ours, ours, base, ...), so a swing in the
+machine's speed, which here reaches 1.5x within a minute, falls on both sides alike. Per
+op (open_stream, cancel_stream, update_stream; with --all-ops also deposit, transfer,
+withdraw and a balance inspect) each worker first runs ``--warm`` untimed inputs, then
+times ``--n`` of them, one input and one transaction each. The figure per side is the
+median over all rounds' timed calls; ``×`` is base median / our median. Prints JSON lines
+and a Markdown table.
 """
 from __future__ import annotations
 
@@ -24,9 +27,13 @@ ROOT = os.path.dirname(HERE)
 OPS = ("open_stream", "cancel_stream", "update_stream")
 OTHER_OPS = ("deposit", "transfer", "withdraw", "inspect_balance_random")
 
-RUN = r"""
+# One side's worker: builds the scenario if its database is missing (and stops there when
+# its work path is "-"), then answers "<op> <count> <total>" on stdin by running the next
+# ``count`` of the op's ``total`` inputs and printing their times (ns) and the op's
+# rejected inputs so far as JSON.
+WORKER = r"""
 import json, os, shutil, sys, time
-root, scenario, size, built, work, n, ops = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].split(",")
+root, scenario, size, built, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 sys.path.insert(0, root); os.chdir(root)
 from bench.workload import Scenario
 from bench.impls import IMPLS
@@ -40,6 +47,8 @@ if not os.path.exists(built):
         if os.path.exists(built + ".tmp" + suffix):
             os.remove(built + ".tmp" + suffix)
     os.rename(built + ".tmp", built)
+if work == "-":
+    sys.exit(0)
 for suffix in ("", "-wal", "-shm"):
     if os.path.exists(work + suffix):
         os.remove(work + suffix)
@@ -47,27 +56,50 @@ shutil.copy(built, work)
 impl = IMPLS["ours"](work)
 clock = Clock(sc.last_build_block() + 3)
 drv = RouterDriver(impl.engine)
-out = {}
-for op in ops:
-    calls = list(router_calls(drv, impl, sc, clock, op, n))
-    before = drv.rejected
+print("ready", flush=True)
+calls, rejected = {}, {}
+for line in sys.stdin:
+    op, count, total = line.split()
+    if op == "quit":
+        break
+    if op not in calls:  # an op's inputs are drawn when it starts, after the ops before it ran
+        calls[op] = iter(list(router_calls(drv, impl, sc, clock, op, int(total))))
     times = []
-    for call in calls:
+    for _ in range(int(count)):
+        before = drv.rejected
+        call = next(calls[op])
         t = time.perf_counter_ns(); call(); times.append(time.perf_counter_ns() - t)
-    out[op] = {"ns": times, "rejected": drv.rejected - before}
+        rejected[op] = rejected.get(op, 0) + drv.rejected - before
+    print(json.dumps({"ns": times, "rejected": rejected.get(op, 0)}), flush=True)
 impl.close()
-print(json.dumps(out))
 """
 
 
-def run(tree: str, scenario: str, size: int, workdir: str, n: int, tag: str, ops: tuple) -> dict:
-    built = os.path.join(workdir, f"{tag}-{scenario}-{size}.sqlite")
-    work = os.path.join(workdir, f"{tag}-work.sqlite")
-    proc = subprocess.run([sys.executable, "-c", RUN, tree, scenario, str(size), built, work, str(n), ",".join(ops)],
-                          capture_output=True, text=True, cwd=tree)
+class Worker:
+    def __init__(self, tree: str, scenario: str, size: int, built: str, work: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, tree, scenario, str(size), built, work],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tree)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"worker in {tree} did not start")
+
+    def run(self, op: str, count: int, total: int) -> dict:
+        self.proc.stdin.write(f"{op} {count} {total}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("worker died")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.write("quit 0 0\n")
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def build(tree: str, scenario: str, size: int, built: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", WORKER, tree, scenario, str(size), built, "-"], cwd=tree)
     if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"build in {tree} failed")
 
 
 def median(xs: list) -> float:
@@ -81,26 +113,44 @@ def main() -> None:
     p.add_argument("--scenarios", nargs="+", default=["hub", "spread", "churn"])
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--n", type=int, default=300, help="router inputs per op per run")
+    p.add_argument("--n", type=int, default=300, help="timed router inputs per op per round")
+    p.add_argument("--warm", type=int, default=0, help="untimed inputs per op per round before the timed ones")
+    p.add_argument("--turn", type=int, default=10, help="inputs a side runs before the other takes its turn")
     p.add_argument("--workdir", default="/tmp/bench-ab")
     p.add_argument("--all-ops", action="store_true",
                    help="also deposit, transfer, withdraw and a balance inspect (the figures that must not get worse)")
     args = p.parse_args()
     ops = OPS + (OTHER_OPS if args.all_ops else ())
     os.makedirs(args.workdir, exist_ok=True)
+    sides = (("base", args.base), ("ours", ROOT))
     rows = []
     for scenario in args.scenarios:
-        samples = {side: {op: [] for op in ops} for side in ("base", "ours")}
-        rejected = {side: 0 for side in ("base", "ours")}
+        built = {side: os.path.join(args.workdir, f"{side}-{scenario}-{args.size}.sqlite") for side, _ in sides}
+        for side, tree in sides:
+            build(tree, scenario, args.size, built[side])
+        samples = {side: {op: [] for op in ops} for side, _ in sides}
+        rejected = {side: 0 for side, _ in sides}
         for rnd in range(args.rounds):
-            for side, tree in (("base", args.base), ("ours", ROOT)):
-                t = time.perf_counter()
-                result = run(tree, scenario, args.size, args.workdir, args.n, side, ops)
+            t = time.perf_counter()
+            workers = {side: Worker(tree, scenario, args.size, built[side], os.path.join(args.workdir, f"{side}-work.sqlite"))
+                       for side, tree in sides}
+            total = args.warm + args.n
+            for op in ops:
+                for side, _ in sides:
+                    if args.warm:
+                        workers[side].run(op, args.warm, total)
+                for k in range(0, args.n, args.turn):
+                    order = sides if (k // args.turn + rnd) % 2 == 0 else sides[::-1]
+                    for side, _ in order:
+                        out = workers[side].run(op, min(args.turn, args.n - k), total)
+                        samples[side][op] += out["ns"]
+            for side, _ in sides:
                 for op in ops:
-                    samples[side][op] += result[op]["ns"]
-                    rejected[side] += result[op]["rejected"]
-                print(json.dumps({"scenario": scenario, "round": rnd, "side": side, "seconds": round(time.perf_counter() - t, 1),
-                                  **{op: median(result[op]["ns"]) for op in ops}}), flush=True)
+                    rejected[side] += workers[side].run(op, 0, total)["rejected"]
+                workers[side].close()
+            print(json.dumps({"scenario": scenario, "round": rnd, "seconds": round(time.perf_counter() - t, 1),
+                              **{f"{side} {op}": median(samples[side][op][-args.n:]) for side, _ in sides for op in ops}}),
+                  flush=True)
         for op in ops:
             b, o = median(samples["base"][op]), median(samples["ours"][op])
             rows.append((scenario, op, b, o, b / o, rejected["base"], rejected["ours"]))
@@ -108,7 +158,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for scenario, op, b, o, x, _, _ in rows:
         print(f"| {scenario} | {op} | {b:.0f} | {o:.0f} | {x:.2f}× |")
-    print(f"\nloadavg at end: {os.getloadavg()}; rejected inputs (base, ours) per scenario: "
+    print(f"\nwarm-up {args.warm} inputs per op per round; loadavg at end: {os.getloadavg()};"
+          " rejected inputs (base, ours) per scenario: "
           + ", ".join(f"{r[0]} {r[5]}/{r[6]}" for r in rows[::len(ops)]))
 
 
