@@ -28,16 +28,23 @@ def parse_address(value: Any, field: str = "address") -> bytes:
     return bytes.fromhex(digits)
 
 
+# hex digit -> 0x20 (the ASCII case bit) where EIP-55 may upper-case it: a hashed nibble
+# of 8 or more, and a letter a-f among the address's digits
+_HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\0" * 8 + b"\x20" * 8)
+_LETTER = bytes.maketrans(b"0123456789abcdef", b"\0" * 10 + b"\x20" * 6)
+
+
 @lru_cache(maxsize=65536)
 def checksum(address: bytes) -> str:
     """EIP-55 form of 20 raw bytes: a hex letter is upper case where the same nibble of
     keccak(the lower-case hex) is 8 or more. Written out because ``to_checksum_address``,
     which first validates and converts its argument, took 41 µs here, and a DApp with many
     accounts misses this cache often. Hashed with pycryptodome, the keccak backend
-    ``eth_utils.keccak`` itself calls, directly: 15 µs through eth-utils' wrappers, 9.4 µs
-    so."""
+    ``eth_utils.keccak`` itself calls, directly; the letters are upper-cased all at once,
+    by clearing their case bits in one 40-byte integer (a character loop took 5 µs)."""
     if len(address) != 20:
         raise ValueError(f"an address is 20 bytes, got {len(address)}")
-    digits = address.hex()
-    hashed = keccak.new(data=digits.encode(), digest_bits=256).hexdigest()
-    return "0x" + "".join(d.upper() if h in "89abcdef" else d for d, h in zip(digits, hashed))
+    digits = address.hex().encode()
+    hashed = keccak.new(data=digits, digest_bits=256).hexdigest().encode()[:40]
+    upper = int.from_bytes(hashed.translate(_HIGH_NIBBLE), "big") & int.from_bytes(digits.translate(_LETTER), "big")
+    return "0x" + (int.from_bytes(digits, "big") - upper).to_bytes(40, "big").decode()

@@ -19,7 +19,7 @@ import sqlite3
 from functools import lru_cache
 from typing import Iterable, Iterator, Optional, Sequence
 
-from streamable_token.blobs import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
+from streamable_token.blobs import blob_to_int, int_to_blob
 from streamable_token.schedule import (
     INLINE_MAX_EVENTS,
     ZERO,
@@ -147,90 +147,117 @@ def _path_rows(side_key: str, first: int, n: int) -> str:
 
 # --- ledgers ------------------------------------------------------------------------
 
-_SIDE_COLUMNS = ("rate", "tree", "count", "first", "last", "r", "c", "base_r", "base_c")
-_LEDGER_COLUMNS = ("id", "block", "available", "committed") + tuple(
-    f"{side}_{c}" for side in ("in", "out") for c in _SIDE_COLUMNS
-)
+_LEDGER_COLUMNS = ("id", "in_tree", "in_first", "in_last", "out_tree", "out_first", "out_last", "state")
+"""A ledger row as read and written: what SQL tests (tree sizes, bounds) and ``state``,
+the rest as decimal integers: block available committed, then per side (in, out)
+rate count r c base_r base_c."""
 _LEDGER_BY = {
-    "address": " FROM st_accounts a JOIN st_ledgers l ON l.account_id = a.id JOIN st_tokens t ON t.id = l.token_id"
-               " WHERE a.address = ?1 AND t.address = ?2",
-    "id": " FROM st_ledgers l WHERE l.account_id = ?1 AND l.token_id = ?2",
+    "address": (
+        "a.address",
+        " FROM st_accounts a JOIN st_ledgers l ON l.account_id = a.id JOIN st_tokens t ON t.id = l.token_id"
+        " WHERE t.address = ?1 AND a.address IN ({accounts})",
+    ),
+    "id": ("l.account_id", " FROM st_ledgers l WHERE l.token_id = ?1 AND l.account_id IN ({accounts})"),
 }
-_N = len(_SIDE_COLUMNS)
-_LEDGER_AT: dict[tuple[str, int], str] = {}
+_LEDGER_AT: dict[tuple[str, int, int], str] = {}
 
 
-def _ledger_at_sql(by: str, n: int) -> str:
-    sql = _LEDGER_AT.get((by, n))
+def _ledger_at_sql(by: str, accounts: int, n: int) -> str:
+    """The ledgers of ``accounts`` accounts (?3...) of a token (?1) with the sums a settle
+    at ?2 needs, the prefix path being the ``n`` parameters after the accounts."""
+    sql = _LEDGER_AT.get((by, accounts, n))
     if sql is None:
+        path = 3 + accounts
         extras = ""
         for which, side in enumerate(("in", "out")):
             extras += (
-                f", CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?3')}"
+                f", CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?2')}"
                 f" THEN CASE WHEN l.{side}_tree > 0"
-                f" THEN (SELECT {_SUMS} FROM ({_path_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), 4, n)}))"
+                f" THEN (SELECT {_SUMS} FROM ({_path_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), path, n)}))"
                 f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {SIDE_KEY_SQL.format(ledger_id='l.id', which=which)}"
-                " AND block <= ?3) END END"
+                f" AND block <= ?2) END END AS {side}_sums"
             )
+        key, source = _LEDGER_BY[by]
         columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
-        sql = _LEDGER_AT[by, n] = f"SELECT {columns}, l.token_id, l.account_id{extras}{_LEDGER_BY[by]}"
+        where = source.format(accounts=_marks(3, accounts))
+        sql = _LEDGER_AT[by, accounts, n] = f"SELECT {columns}, l.token_id, l.account_id, {key} AS key{extras}{where}"
     return sql
 
 
-def _ledger_with_sums(
-    conn: sqlite3.Connection, by: str, token: object, account: object, block: int, path: Sequence[int]
-) -> Optional[tuple[Ledger, int, int]]:
-    row = conn.execute(_ledger_at_sql(by, len(path)), (account, token, block, *path)).fetchone()
-    if row is None:
-        return None
-    sides = []
-    for which, values, extra in ((INCOMING, row[4 : 4 + _N], row[-2]), (OUTGOING, row[4 + _N : 4 + 2 * _N], row[-1])):
-        prefix = None
-        if extra is not None:
-            total, bigs = _parse_sums(extra)
-            if bigs:
-                key = side_key(row[0], which)
-                total = sum_nodes(conn, key, path) if values[1] else sum_events(conn, key, block)
-            prefix = (block, total)
-        sides.append(_decode_side(values, prefix))
-    ledger = Ledger(row[0], row[1], blob_to_uint(row[2]), blob_to_uint(row[3]), sides[0], sides[1])
-    return ledger, row[-4], row[-3]
+def _ledgers_with_sums(
+    conn: sqlite3.Connection, by: str, token: object, accounts: Sequence[object], block: int, path: Sequence[int]
+) -> list[Optional[tuple[Ledger, int, int]]]:
+    """(ledger, token id, account id) of each account, None where it has no ledger: one
+    statement for them all."""
+    found: list[Optional[tuple[Ledger, int, int]]] = [None] * len(accounts)
+    for row in conn.execute(_ledger_at_sql(by, len(accounts), len(path)), (token, block, *accounts, *path)):
+        lid, in_tree, in_first, in_last, out_tree, out_first, out_last, state = row[:8]
+        block0, available, committed, *numbers = map(int, state.split())
+        sides = []
+        for which, tree, first, last, (rate, count, r, c, base_r, base_c), extra in (
+            (INCOMING, in_tree, in_first, in_last, numbers[:6], row[-2]),
+            (OUTGOING, out_tree, out_first, out_last, numbers[6:], row[-1]),
+        ):
+            side = Side(rate, tree, count, first, last, (r, c), (base_r, base_c))
+            if extra is not None:
+                total, bigs = _parse_sums(extra)
+                if bigs:
+                    key = side_key(lid, which)
+                    total = sum_nodes(conn, key, path) if tree else sum_events(conn, key, block)
+                side.prefix_at = (block, total)
+            sides.append(side)
+        ledger = Ledger(lid, block0, available, committed, sides[0], sides[1])
+        found[accounts.index(row[-3])] = (ledger, row[-5], row[-4])
+    return found
+
+
+PATH_PAD = 8
 
 
 @lru_cache(maxsize=64)
 def _prefix_path(block: int) -> tuple[int, ...]:
-    """prefix_path, kept for the few blocks in use: every call of a block asks for it."""
-    return tuple(prefix_path(block))
+    """prefix_path, kept for the few blocks in use: every call of a block asks for it.
+    Padded with node 0 (never stored) to a multiple of PATH_PAD nodes, so that a handful
+    of statements serve every block: the sqlite3 module keeps only so many prepared, and
+    preparing a ledger read again costs more than the padding's missing-row seeks."""
+    path = prefix_path(block)
+    return tuple(path) + (0,) * (-len(path) % PATH_PAD)
+
+
+def ledgers_at(
+    conn: sqlite3.Connection, token: bytes, accounts: Sequence[bytes], block: int
+) -> list[Optional[tuple[Ledger, int, int]]]:
+    """(ledger as stored, token id, account id) of each account by addresses (None where
+    it has none), with what a read or a settle at ``block`` needs beyond each side's
+    summary (see Side.pending) added up by SQLite in the same statement: the side's event
+    rows up to ``block``, or its tree nodes on the prefix path of ``block``. One
+    statement, whatever the schedules and however many accounts."""
+    return _ledgers_with_sums(conn, "address", bytearray(token), [bytearray(a) for a in accounts], block,
+                              _prefix_path(block))
 
 
 def ledger_at(
     conn: sqlite3.Connection, token: bytes, account: bytes, block: int
 ) -> Optional[tuple[Ledger, int, int]]:
-    """(ledger as stored, token id, account id) by addresses, with what a read or a
-    settle at ``block`` needs beyond each side's summary (see Side.pending) added up by
-    SQLite in the same statement: the side's event rows up to ``block``, or its tree
-    nodes on the prefix path of ``block``. One statement, whatever the schedule."""
-    return _ledger_with_sums(conn, "address", bytearray(token), bytearray(account), block, _prefix_path(block))
+    """:func:`ledgers_at` of one account."""
+    return ledgers_at(conn, token, (account,), block)[0]
+
+
+def ledgers_of(conn: sqlite3.Connection, token_id: int, account_ids: Sequence[int], block: int) -> list[Optional[Ledger]]:
+    """As :func:`ledgers_at`, by the ids of the token and the accounts."""
+    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_path(block))
+    return [None if f is None else f[0] for f in found]
 
 
 def ledger_of(conn: sqlite3.Connection, token_id: int, account_id: int, block: int) -> Optional[Ledger]:
-    """As :func:`ledger_at`, by the ids of the token and the account."""
-    found = _ledger_with_sums(conn, "id", token_id, account_id, block, _prefix_path(block))
-    return None if found is None else found[0]
+    """:func:`ledgers_of` of one account."""
+    return ledgers_of(conn, token_id, (account_id,), block)[0]
 
 
 def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
     """The ledger by ids as stored: at block 0 no side has anything to sum."""
-    found = _ledger_with_sums(conn, "id", token_id, account_id, 0, ())
+    found = _ledgers_with_sums(conn, "id", token_id, [account_id], 0, ())[0]
     return None if found is None else found[0]
-
-
-def _decode_side(values: tuple, prefix_at: Optional[tuple[int, Delta]]) -> Side:
-    rate, tree, count, first, last, r, c, base_r, base_c = values
-    base = (blob_to_int(base_r), blob_to_int(base_c)) if tree else ZERO
-    side = Side(blob_to_uint(rate), tree, count, first, last, (blob_to_int(r), blob_to_int(c)), base)
-    side.prefix_at = prefix_at
-    return side
 
 
 def new_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> Ledger:
@@ -239,30 +266,23 @@ def new_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: 
 
 
 def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
-    side = "x'', 0, 0, 0, 0, x'', x'', x'', x''"
     return conn.execute(
-        f"INSERT INTO st_ledgers ({', '.join(_LEDGER_COLUMNS[1:])}, account_id, token_id)"
-        f" VALUES (?, x'', x'', {side}, {side}, ?, ?)",
-        (block, account_id, token_id),
+        "INSERT INTO st_ledgers (account_id, token_id, in_tree, in_first, in_last, out_tree, out_first, out_last, state)"
+        " VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?)",
+        (account_id, token_id, f"{block} 0 0" + " 0 0 0 0 0 0" * 2),
     ).lastrowid
-
-
-def _side_values(side: Side) -> list:
-    return [
-        uint_to_blob(side.rate), side.tree_size, side.count, side.first, side.last,
-        int_to_blob(side.total[0]), int_to_blob(side.total[1]), int_to_blob(side.base[0]), int_to_blob(side.base[1]),
-    ]
 
 
 _STORE_LEDGER = f"UPDATE st_ledgers SET {', '.join(f'{c} = ?' for c in _LEDGER_COLUMNS[1:])} WHERE id = ?"
 
 
 def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
-    conn.execute(
-        _STORE_LEDGER,
-        [ledger.block, uint_to_blob(ledger.available), uint_to_blob(ledger.committed),
-         *_side_values(ledger.incoming), *_side_values(ledger.outgoing), ledger.id],
-    )
+    i, o = ledger.incoming, ledger.outgoing
+    state = " ".join(map(str, (
+        ledger.block, ledger.available, ledger.committed,
+        i.rate, i.count, *i.total, *i.base, o.rate, o.count, *o.total, *o.base,
+    )))
+    conn.execute(_STORE_LEDGER, (i.tree_size, i.first, i.last, o.tree_size, o.first, o.last, state, ledger.id))
 
 
 # --- pending events of small schedules: one row per block -----------------------------
@@ -271,7 +291,7 @@ def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
 def sum_events(conn: sqlite3.Connection, side_key: int, block: int) -> Delta:
     """Σ of the side's event rows up to ``block`` (all rows are pending)."""
     text = conn.execute(
-        f"SELECT {_SUMS} FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)
+        f"SELECT {_SUMS} AS sums FROM st_side_events WHERE side_key = ? AND block <= ?", (side_key, block)
     ).fetchone()[0]
     total, bigs = _parse_sums(text)
     if bigs:
@@ -365,7 +385,7 @@ def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> 
         return ZERO
     params = (side_key, *nodes)
     rows = _path_rows("?1", 2, len(nodes))
-    total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} FROM ({rows})", params).fetchone()[0])
+    total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} AS sums FROM ({rows})", params).fetchone()[0])
     if bigs:
         total = _add_bigs(conn, total, f"SELECT big FROM ({rows}) WHERE big IS NOT NULL", params)
     return total
@@ -464,22 +484,18 @@ def _carried(col: str) -> str:
     return f"{col}0 = {low} % {m}, {col}1 = {mid} % {m}, {col}2 = {col}2 + excluded.{col}2 + {mid} / {m}"
 
 
-_ADD_TO_NODES: dict[int, str] = {}
-
-
-def _add_to_nodes_sql(n: int) -> str:
-    """Add one Delta (given per row) to ``n`` nodes in one statement: new nodes are
-    inserted, stored ones get the limbs added in SQL; a node kept whole in ``big`` is
-    left alone (and not returned)."""
-    sql = _ADD_TO_NODES.get(n)
-    if sql is None:
-        rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, NULL)"] * n)
-        sql = _ADD_TO_NODES[n] = (
-            f"INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES {rows}"
-            f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
-            " RETURNING node, r0, r1, r2, c0, c1, c2"
-        )
-    return sql
+_ADD_TO_PATH = (
+    "WITH RECURSIVE path (node) AS (SELECT ?2 UNION ALL"
+    " SELECT node + (node & -node) FROM path WHERE node + (node & -node) <= ?3)"
+    f" INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS})"
+    " SELECT ?1, node, ?4, ?5, ?6, ?7, ?8, ?9, NULL FROM path WHERE true"
+    f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
+    " RETURNING node, r2, c2"
+)
+"""Add one Delta (?4..?9, its limbs) to every node of the update path of block ?2 in a
+tree of size ?3 (:func:`~streamable_token.schedule.update_path`, walked by SQLite): new
+nodes are inserted, stored ones get the limbs added; a node kept whole in ``big`` is left
+alone and not returned. One statement text for every path, nine parameters."""
 
 
 def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
@@ -494,19 +510,18 @@ def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple
         root = load_nodes(conn, key, [old]).get(old, ZERO)
         store_nodes(conn, key, {n: root for n in grown_roots(old, size)})
     for block, delta in events:
-        path = update_path(block, size)
         columns = encode_delta(delta)
         if columns[6] is not None:
-            _add_to_nodes_whole(conn, key, path, delta)
+            _add_to_nodes_whole(conn, key, update_path(block, size), delta)
             continue
-        params = [x for n in path for x in (key, n, *columns[:6])]
-        rows = conn.execute(_add_to_nodes_sql(len(path)), params).fetchall()
+        rows = conn.execute(_ADD_TO_PATH, (key, block, size, *columns[:6])).fetchall()
+        path = update_path(block, size)
         if len(rows) < len(path):  # nodes kept whole: add in Python
             added = {row[0] for row in rows}
             _add_to_nodes_whole(conn, key, [n for n in path if n not in added], delta)
-        for node, r0, r1, r2, c0, c1, c2 in rows:
-            if not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX):
-                store_nodes(conn, key, {node: (join(r0, r1, r2), join(c0, c1, c2))})  # now whole
+        grown = [node for node, r2, c2 in rows if not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX)]
+        if grown:  # past the limbs: keep those nodes whole from now on
+            store_nodes(conn, key, load_nodes(conn, key, grown))
     side.tree_size = size
 
 

@@ -17,7 +17,7 @@ from streamable_token.migrations import LEGACY_VERSIONS, MIGRATIONS
 from streamable_token.migrations.m1_initial import statements
 
 PREFIX = "st_"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 CURRENT_SCHEMA = """
 -- Tokens the DApp holds, with what was deposited and withdrawn since genesis (uints as
@@ -37,32 +37,20 @@ CREATE TABLE st_accounts (
 -- side's pending events (streamable_token.ledger_store): all lie in [first, last] (0, 0
 -- when none) and sum to (r, c); the events are `count` rows of st_side_events (few) or
 -- nodes of st_tree_nodes (many, when *_tree > 0, the tree's size; base is then the tree's
--- prefix sum at `block`). Sums are signed minimal two's complement BLOBs.
+-- prefix sum at `block`). What SQL reads (the bounds and tree sizes) are INTEGER columns;
+-- the rest is `state`, decimal integers separated by spaces: block available committed,
+-- then for in and out: rate count r c base_r base_c (exact at any size).
 CREATE TABLE st_ledgers (
     id         INTEGER PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES st_accounts(id),
     token_id   INTEGER NOT NULL REFERENCES st_tokens(id),
-    block      INTEGER NOT NULL,
-    available  BLOB NOT NULL,
-    committed  BLOB NOT NULL,
-    in_rate    BLOB NOT NULL,
     in_tree    INTEGER NOT NULL,
-    in_count   INTEGER NOT NULL,
     in_first   INTEGER NOT NULL,
     in_last    INTEGER NOT NULL,
-    in_r       BLOB NOT NULL,
-    in_c       BLOB NOT NULL,
-    in_base_r  BLOB NOT NULL,
-    in_base_c  BLOB NOT NULL,
-    out_rate   BLOB NOT NULL,
     out_tree   INTEGER NOT NULL,
-    out_count  INTEGER NOT NULL,
     out_first  INTEGER NOT NULL,
     out_last   INTEGER NOT NULL,
-    out_r      BLOB NOT NULL,
-    out_c      BLOB NOT NULL,
-    out_base_r BLOB NOT NULL,
-    out_base_c BLOB NOT NULL,
+    state      TEXT NOT NULL,
     UNIQUE (account_id, token_id)
 );
 -- The pending events of a side that has few, one row per block
@@ -218,7 +206,8 @@ def connect(path: str) -> sqlite3.Connection:
     own: the caller (one rollup input, one transaction) decides where they begin and end.
     A host DApp with a connection of its own passes that to StreamableToken instead.
     """
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # a call prepares a dozen statements of some 60 kinds: keep them all prepared
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=512)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")

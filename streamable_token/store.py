@@ -212,7 +212,7 @@ def get_meta(conn: sqlite3.Connection, key: str) -> Optional[bytes]:
 def set_meta(conn: sqlite3.Connection, values: dict[str, bytes]) -> None:
     """Store meta values by key, all in one statement."""
     rows = ", ".join(["(?, ?)"] * len(values))
-    conn.execute(f"INSERT OR REPLACE INTO st_meta (key, value) VALUES {rows}",
+    conn.execute(f"INSERT INTO st_meta (key, value) VALUES {rows} ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                  [x for key, value in values.items() for x in (key, bytearray(value))])
 
 

@@ -138,14 +138,27 @@ class StreamableToken:
             raise InsufficientFunds(checksum(account), needed, 0, block)
         return found
 
-    def _receiving_ledger(self, token_id: int, token: bytes, account: bytes, block: int) -> tuple[Ledger, int]:
-        """(ledger settled to ``block``, account id) of an account about to receive,
-        creating the account and the ledger when new."""
-        found = self._found_ledger(token, account, block)
-        if found is not None:
-            return found[0], found[2]
-        account_id = store.ensure_account(self.conn, account)
-        return self._ledger(token_id, account_id, block), account_id
+    def _payer_and_payee(
+        self, token: bytes, payer: bytes, payee: bytes, block: int, needed: int
+    ) -> tuple[Ledger, Ledger, int, int, int]:
+        """(payer's ledger, payee's ledger, token id, payer id, payee id), both settled to
+        ``block``, found in one statement: the payer, about to spend ``needed``, must have
+        a ledger with that much available; the payee's account and ledger are created when
+        new."""
+        found_payer, found_payee = ledger_store.ledgers_at(self.conn, token, (payer, payee), block)
+        if found_payer is None:
+            raise InsufficientFunds(checksum(payer), needed, 0, block)
+        src, token_id, payer_id = found_payer
+        self._settle(src, block)
+        if src.available < needed:
+            raise InsufficientFunds(checksum(payer), needed, src.available, block)
+        if found_payee is not None:
+            dst, _, payee_id = found_payee
+            self._settle(dst, block)
+        else:
+            payee_id = store.ensure_account(self.conn, payee)
+            dst = ledger_store.new_ledger(self.conn, payee_id, token_id, block)
+        return src, dst, token_id, payer_id, payee_id
 
     def _settle(self, ledger: Ledger, block: int) -> None:
         """Time only moves forward for an account: settle it to ``block`` or refuse."""
@@ -208,10 +221,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            src, token_id, _ = self._existing_ledger(t, s, block, amount)
-            if src.available < amount:
-                raise InsufficientFunds(checksum(s), amount, src.available, block)
-            dst, _ = self._receiving_ledger(token_id, t, r, block)
+            src, dst, _, _, _ = self._payer_and_payee(t, s, r, block, amount)
             src.available -= amount
             dst.available += amount
             ledger_store.store_ledger(self.conn, src)
@@ -344,10 +354,7 @@ class StreamableToken:
             )
         with self._atomic():
             operator_id = None if operator is None else self._spend_allowance(t, s, operator, amount)
-            src, token_id, sender_id = self._existing_ledger(t, s, block, amount)
-            if src.available < amount:
-                raise InsufficientFunds(checksum(s), amount, src.available, block)
-            dst, receiver_id = self._receiving_ledger(token_id, t, r, block)
+            src, dst, token_id, sender_id, receiver_id = self._payer_and_payee(t, s, r, block, amount)
             src.available -= amount
             src.committed += amount
             events = segment_events(start_block, end, rate, remainder)
@@ -390,8 +397,11 @@ class StreamableToken:
         return row, operator_id
 
     def _parties(self, row: Stream, block: int) -> tuple[Ledger, Ledger]:
-        src = self._ledger(row.token_id, row.sender_id, block)
-        dst = self._ledger(row.token_id, row.receiver_id, block)
+        """A stream's sender's and receiver's ledgers settled to ``block``, in one statement."""
+        src, dst = ledger_store.ledgers_of(self.conn, row.token_id, (row.sender_id, row.receiver_id), block)
+        assert src is not None and dst is not None  # a stream's parties always have ledgers
+        self._settle(src, block)
+        self._settle(dst, block)
         return src, dst
 
     def cancel_stream(self, stream_id: int, caller: Any, block: int) -> tuple[int, int]:

@@ -148,6 +148,15 @@ def nests_deeper_than(text: str, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_float=_refuse_float,
+    parse_int=_strict_int,
+    parse_constant=_refuse_constant,
+)
+"""One decoder for every input (``json.loads`` with hooks builds a new one each call)."""
+
+
 def load_json(payload: bytes) -> Any:
     """Decode UTF-8 JSON strictly (no floats, NaN, -0, huge integers, duplicate keys),
     within a size and a nesting limit. Every refusal reads the same on every Python:
@@ -162,13 +171,7 @@ def load_json(payload: bytes) -> Any:
     if nests_deeper_than(text, MAX_DEPTH):
         raise InvalidInput("payload", "deeply nested JSON", f"JSON nested at most {MAX_DEPTH} deep")
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_float=_refuse_float,
-            parse_int=_strict_int,
-            parse_constant=_refuse_constant,
-        )
+        return _DECODER.decode(text)
     except (json.JSONDecodeError, RecursionError):  # RecursionError: only below MAX_DEPTH if the
         # process's recursion limit were set absurdly low; refused all the same
         raise InvalidInput("payload", "malformed JSON", "valid JSON") from None
