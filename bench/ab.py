@@ -102,6 +102,20 @@ def build(tree: str, scenario: str, size: int, built: str) -> None:
         raise RuntimeError(f"build in {tree} failed")
 
 
+def write_json(args: argparse.Namespace, rows: list) -> None:
+    from bench.run import machine
+
+    with open(args.out, "w") as fh:
+        json.dump({
+            "command": "python -m bench.ab " + " ".join(sys.argv[1:]),
+            "machine": machine(), "base": args.base_label or os.path.basename(os.path.abspath(args.base)),
+            "size": args.size, "rounds": args.rounds, "n": args.n, "warm": args.warm, "turn": args.turn,
+            "loadavg_end": os.getloadavg(),
+            "rows": [{"scenario": r[0], "op": r[1], "base_us": r[2], "ours_us": r[3], "rejected": [r[5], r[6]]}
+                     for r in rows],
+        }, fh, indent=1)
+
+
 def median(xs: list) -> float:
     xs = sorted(xs)
     return xs[len(xs) // 2] / 1000
@@ -110,6 +124,7 @@ def median(xs: list) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="the other checkout (the baseline commit's files)")
+    p.add_argument("--base-label", help="what the base is, e.g. its commit (default: the directory's name)")
     p.add_argument("--scenarios", nargs="+", default=["hub", "spread", "churn"])
     p.add_argument("--size", type=int, default=100_000)
     p.add_argument("--rounds", type=int, default=3)
@@ -117,14 +132,16 @@ def main() -> None:
     p.add_argument("--warm", type=int, default=0, help="untimed inputs per op per round before the timed ones")
     p.add_argument("--turn", type=int, default=10, help="inputs a side runs before the other takes its turn")
     p.add_argument("--workdir", default="/tmp/bench-ab")
+    p.add_argument("--out", default=os.path.join(HERE, "results", "ab.json"),
+                   help="the figures as JSON (RESULTS.md shows them; '' to skip)")
     p.add_argument("--all-ops", action="store_true",
                    help="also deposit, transfer, withdraw and a balance inspect (the figures that must not get worse)")
     args = p.parse_args()
-    ops = OPS + (OTHER_OPS if args.all_ops else ())
     os.makedirs(args.workdir, exist_ok=True)
     sides = (("base", args.base), ("ours", ROOT))
     rows = []
     for scenario in args.scenarios:
+        ops = OPS + (OTHER_OPS + (("inspect_balance_hub",) if scenario == "hub" else ()) if args.all_ops else ())
         built = {side: os.path.join(args.workdir, f"{side}-{scenario}-{args.size}.sqlite") for side, _ in sides}
         for side, tree in sides:
             build(tree, scenario, args.size, built[side])
@@ -154,13 +171,15 @@ def main() -> None:
         for op in ops:
             b, o = median(samples["base"][op]), median(samples["ours"][op])
             rows.append((scenario, op, b, o, b / o, rejected["base"], rejected["ours"]))
+    if args.out:
+        write_json(args, rows)
     print(f"\n| scenario ({args.size:,} streams) | op | base median µs | ours median µs | × |")
     print("|---|---|---|---|---|")
     for scenario, op, b, o, x, _, _ in rows:
         print(f"| {scenario} | {op} | {b:.0f} | {o:.0f} | {x:.2f}× |")
     print(f"\nwarm-up {args.warm} inputs per op per round; loadavg at end: {os.getloadavg()};"
           " rejected inputs (base, ours) per scenario: "
-          + ", ".join(f"{r[0]} {r[5]}/{r[6]}" for r in rows[::len(ops)]))
+          + ", ".join(f"{scenario} {b}/{o}" for scenario, (b, o) in {r[0]: (r[5], r[6]) for r in rows}.items()))
 
 
 if __name__ == "__main__":

@@ -251,6 +251,10 @@ def write_markdown(results: dict, meta: dict, md_path: str, out_dir: str) -> Non
         churn = _churn_line(runs, sizes)
         if churn:
             lines += ["", churn]
+    ab_path = os.path.join(out_dir, "ab.json")
+    if os.path.exists(ab_path):  # python -m bench.ab
+        with open(ab_path) as fh:
+            lines += [""] + ab_lines(json.load(fh))
     riscv_path = os.path.join(out_dir, "riscv64.json")
     if os.path.exists(riscv_path):  # python -m bench --riscv
         with open(riscv_path) as fh:
@@ -346,6 +350,31 @@ def _http_line(runs: dict, sizes: list[int]) -> Optional[str]:
                        if spread else "")
                     + f"; dapp.py peak RSS {h.get('dapp_peak_rss_mb') or 0:,.0f} MB.")
     return None
+
+
+def ab_lines(ab: dict) -> list[str]:
+    """The section of ``python -m bench.ab``: router writes against an earlier commit."""
+    m = ab["machine"]
+    lines = [
+        f"## A/B: this commit against {ab['base']}, through the input router",
+        "",
+        f"`{ab['command']}` on {m['cpu']} ({m['cores']} cores), Python {m['python']}, SQLite {m['sqlite']},"
+        f" commit {m['commit']}, {m['date']}; load average at the end {ab['loadavg_end'][0]:.1f}. Each side builds"
+        f" each scenario at {ab['size']:,} streams with its own code; then, in each of {ab['rounds']} rounds, one"
+        f" worker per side on a fresh copy of its database, the two taking turns {ab['turn']} inputs at a time,"
+        f" times {ab['n']} inputs per op after {ab['warm']} untimed ones (one input, one transaction each)."
+        " Medians over all rounds, in µs; × is base / ours.",
+        "",
+        f"| scenario | op | {ab['base']} | this commit | × |",
+        "|---|---|---|---|---|",
+    ]
+    for r in ab["rows"]:
+        lines.append(f"| {r['scenario']} | {r['op']} | {r['base_us']:.0f} | {r['ours_us']:.0f} |"
+                     f" {r['base_us'] / r['ours_us']:.2f}× |")
+    rejected = {(r["scenario"]): r["rejected"] for r in ab["rows"] if any(r["rejected"])}
+    if rejected:
+        lines += ["", f"Rejected inputs (base, ours): {rejected}."]
+    return lines
 
 
 def riscv_lines(result: dict) -> list[str]:
