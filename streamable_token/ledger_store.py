@@ -2,7 +2,7 @@
 pending events are stored, loaded, summed and settled.
 
 A side of a ledger (incoming or outgoing flow) keeps its pending events either as rows of
-``st_side_events`` (one per block; few events) or as a Fenwick tree over block numbers in
+``st_side_events`` (one per block; few events) or as a tree of sums over block numbers in
 ``st_tree_nodes`` (many), moving from rows to the tree past
 :data:`~streamable_token.schedule.INLINE_MAX_EVENTS`. Both are keyed by :func:`side_key`.
 Each stored value is a Delta (Σ rate change, Σ c) in three 54-bit signed limbs per sum,
@@ -22,6 +22,8 @@ from typing import Iterable, Iterator, Optional, Sequence
 from streamable_token.blobs import blob_to_int, int_to_blob
 from streamable_token.schedule import (
     INLINE_MAX_EVENTS,
+    TREE_BITS,
+    TREE_MAX_LEVELS,
     ZERO,
     Delta,
     Event,
@@ -30,12 +32,12 @@ from streamable_token.schedule import (
     add,
     event_delta,
     flow,
-    grown_roots,
-    prefix_path,
-    query_path,
+    grown_nodes,
+    prefix_ranges,
+    query_ranges,
     sub,
-    tree_size_for,
-    update_path,
+    tree_levels_for,
+    update_nodes,
 )
 
 INCOMING, OUTGOING = 0, 1
@@ -69,12 +71,12 @@ _LIMB = LIMB_BITS
 _LIMB_MASK = (1 << _LIMB) - 1
 _LIMB_RANGE = 1 << (3 * _LIMB)
 _LIMB_MAX = _LIMB_MASK  # the largest magnitude a stored limb may have
-MAX_PATH_NODES = 63
-"""A Fenwick path over blocks < 2^62 has at most 62 nodes (+1 for a grown root)."""
+MAX_RANGE_NODES = TREE_MAX_LEVELS << TREE_BITS
+"""The most tree nodes a prefix sum adds up: sixteen per level."""
 EVENTS_PER_CALL = 4
 """The most events one call adds to a side before it may move to a tree (an update:
 two off, two on)."""
-MAX_SUMMED_ROWS = max(INLINE_MAX_EVENTS + EVENTS_PER_CALL, MAX_PATH_NODES)
+MAX_SUMMED_ROWS = max(INLINE_MAX_EVENTS + EVENTS_PER_CALL, MAX_RANGE_NODES)
 if MAX_SUMMED_ROWS * _LIMB_MASK > 2**63 - 1:  # enforced, not commented: see tests/test_ledger_store.py
     raise ImportError(
         f"{MAX_SUMMED_ROWS} rows of {LIMB_BITS}-bit limbs could overflow SQLite's 64-bit sum():"
@@ -134,13 +136,14 @@ def _marks(first: int, n: int) -> str:
     return ", ".join(f"?{first + k}" for k in range(n))
 
 
-def _path_rows(side_key: str, first: int, n: int) -> str:
-    """The tree nodes ?first.. of a side, one seek each (faster than IN, which first
-    builds a sorted list of the keys)."""
+def _range_rows(side_key: str, first: int, n: int) -> str:
+    """The tree nodes of a side in ``n`` ranges, ?first and ?first+1 bounding the first:
+    one range scan each."""
     if not n:
         return f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE 0"
     return " UNION ALL ".join(
-        f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE side_key = {side_key} AND node = ?{first + k}"
+        f"SELECT {_DELTA_COLUMNS} FROM st_tree_nodes WHERE side_key = {side_key}"
+        f" AND node BETWEEN ?{first + 2 * k} AND ?{first + 2 * k + 1}"
         for k in range(n)
     )
 
@@ -164,7 +167,7 @@ _LEDGER_AT: dict[tuple[str, int, int], str] = {}
 
 def _ledger_at_sql(by: str, accounts: int, n: int) -> str:
     """The ledgers of ``accounts`` accounts (?3...) of a token (?1) with the sums a settle
-    at ?2 needs, the prefix path being the ``n`` parameters after the accounts."""
+    at ?2 needs, the tree's prefix being the ``n`` ranges after the accounts."""
     sql = _LEDGER_AT.get((by, accounts, n))
     if sql is None:
         path = 3 + accounts
@@ -173,7 +176,7 @@ def _ledger_at_sql(by: str, accounts: int, n: int) -> str:
             extras += (
                 f", CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?2')}"
                 f" THEN CASE WHEN l.{side}_tree > 0"
-                f" THEN (SELECT {_SUMS} FROM ({_path_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), path, n)}))"
+                f" THEN (SELECT {_SUMS} FROM ({_range_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), path, n)}))"
                 f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {SIDE_KEY_SQL.format(ledger_id='l.id', which=which)}"
                 f" AND block <= ?2) END END AS {side}_sums"
             )
@@ -185,12 +188,14 @@ def _ledger_at_sql(by: str, accounts: int, n: int) -> str:
 
 
 def _ledgers_with_sums(
-    conn: sqlite3.Connection, by: str, token: object, accounts: Sequence[object], block: int, path: Sequence[int]
+    conn: sqlite3.Connection, by: str, token: object, accounts: Sequence[object], block: int,
+    ranges: tuple[tuple[int, int], ...],
 ) -> list[Optional[tuple[Ledger, int, int]]]:
     """(ledger, token id, account id) of each account, None where it has no ledger: one
     statement for them all."""
     found: list[Optional[tuple[Ledger, int, int]]] = [None] * len(accounts)
-    for row in conn.execute(_ledger_at_sql(by, len(accounts), len(path)), (token, block, *accounts, *path)):
+    bounds = [x for r in ranges for x in r]
+    for row in conn.execute(_ledger_at_sql(by, len(accounts), len(ranges)), (token, block, *accounts, *bounds)):
         lid, in_tree, in_first, in_last, out_tree, out_first, out_last, state = row[:8]
         block0, available, committed, *numbers = map(int, state.split())
         sides = []
@@ -203,7 +208,7 @@ def _ledgers_with_sums(
                 total, bigs = _parse_sums(extra)
                 if bigs:
                     key = side_key(lid, which)
-                    total = sum_nodes(conn, key, path) if tree else sum_events(conn, key, block)
+                    total = sum_ranges(conn, key, ranges) if tree else sum_events(conn, key, block)
                 side.prefix_at = (block, total)
             sides.append(side)
         ledger = Ledger(lid, block0, available, committed, sides[0], sides[1])
@@ -211,18 +216,18 @@ def _ledgers_with_sums(
     return found
 
 
-PATH_PAD = 4
+RANGES_PAD = 4
 
 
 @lru_cache(maxsize=64)
-def _prefix_path(block: int) -> tuple[int, ...]:
-    """prefix_path, kept for the few blocks in use: every call of a block asks for it.
-    Padded with node 0 (never stored) to a multiple of PATH_PAD nodes, so that some
-    twenty-eight ledger-read texts serve every block instead of a hundred: a host's own
-    connection keeps 128 statements prepared (the sqlite3 module's default), and preparing
-    a ledger read again costs more than up to three seeks of a missing node."""
-    path = prefix_path(block)
-    return tuple(path) + (0,) * (-len(path) % PATH_PAD)
+def _prefix_ranges(block: int) -> tuple[tuple[int, int], ...]:
+    """prefix_ranges, kept for the few blocks in use: every call of a block asks for it.
+    Padded with empty ranges to a multiple of RANGES_PAD, so that a few statement texts
+    serve every block: a host's own connection keeps 128 statements prepared (the sqlite3
+    module's default), and preparing a ledger read again costs more than a seek or three
+    that finds nothing."""
+    ranges = prefix_ranges(block)
+    return tuple(ranges) + ((1, 0),) * (-len(ranges) % RANGES_PAD)
 
 
 def ledgers_at(
@@ -234,7 +239,7 @@ def ledgers_at(
     rows up to ``block``, or its tree nodes on the prefix path of ``block``. One
     statement, whatever the schedules and however many accounts."""
     return _ledgers_with_sums(conn, "address", bytearray(token), [bytearray(a) for a in accounts], block,
-                              _prefix_path(block))
+                              _prefix_ranges(block))
 
 
 def ledger_at(
@@ -246,7 +251,7 @@ def ledger_at(
 
 def ledgers_of(conn: sqlite3.Connection, token_id: int, account_ids: Sequence[int], block: int) -> list[Optional[Ledger]]:
     """As :func:`ledgers_at`, by the ids of the token and the accounts."""
-    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_path(block))
+    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_ranges(block))
     return [None if f is None else f[0] for f in found]
 
 
@@ -283,7 +288,7 @@ def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
         ledger.block, ledger.available, ledger.committed,
         i.rate, i.count, *i.total, *i.base, o.rate, o.count, *o.total, *o.base,
     )))
-    conn.execute(_STORE_LEDGER, (i.tree_size, i.first, i.last, o.tree_size, o.first, o.last, state, ledger.id))
+    conn.execute(_STORE_LEDGER, (i.tree_levels, i.first, i.last, o.tree_levels, o.first, o.last, state, ledger.id))
 
 
 # --- pending events of small schedules: one row per block -----------------------------
@@ -365,7 +370,7 @@ def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[
     )
 
 
-# --- Fenwick tree nodes of large schedules -------------------------------------------
+# --- tree nodes of large schedules ---------------------------------------------------
 
 
 def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) -> dict[int, Delta]:
@@ -380,12 +385,12 @@ def load_nodes(conn: sqlite3.Connection, side_key: int, nodes: Iterable[int]) ->
     return {row[0]: decode_delta(*row[1:]) for row in rows}
 
 
-def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> Delta:
-    """Σ of the given (distinct) nodes, added up by SQLite."""
-    if not nodes:
+def sum_ranges(conn: sqlite3.Connection, side_key: int, ranges: Sequence[tuple[int, int]]) -> Delta:
+    """Σ of the side's tree nodes in ``ranges``, added up by SQLite."""
+    if not ranges:
         return ZERO
-    params = (side_key, *nodes)
-    rows = _path_rows("?1", 2, len(nodes))
+    params = (side_key, *[x for r in ranges for x in r])
+    rows = _range_rows("?1", 2, len(ranges))
     total, bigs = _parse_sums(conn.execute(f"SELECT {_SUMS} AS sums FROM ({rows})", params).fetchone()[0])
     if bigs:
         total = _add_bigs(conn, total, f"SELECT big FROM ({rows}) WHERE big IS NOT NULL", params)
@@ -393,12 +398,16 @@ def sum_nodes(conn: sqlite3.Connection, side_key: int, nodes: Sequence[int]) -> 
 
 
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
+    """Write nodes whole; a node whose value is zero is deleted (a node is stored while it
+    holds something)."""
     conn.executemany(
         f"INSERT OR REPLACE INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(side_key, n, *encode_delta(v)) for n, v in sorted(nodes.items())],
+        [(side_key, n, *encode_delta(v)) for n, v in sorted(nodes.items()) if v != ZERO],
     )
-
-
+    zero = [n for n, v in sorted(nodes.items()) if v == ZERO]
+    if zero:
+        conn.execute(f"DELETE FROM st_tree_nodes WHERE side_key = ?1 AND node IN ({_marks(2, len(zero))})",
+                     (side_key, *zero))
 
 
 # --- settling and changing a side -----------------------------------------------------
@@ -411,8 +420,8 @@ def pending(conn: sqlite3.Connection, ledger: Ledger, which: int, b: int) -> Del
     if known is not None:
         return known
     key = side_key(ledger.id, which)
-    if side.tree_size:
-        return sub(sum_nodes(conn, key, query_path(b, side.tree_size)), side.base)
+    if side.tree_levels:
+        return sub(sum_ranges(conn, key, query_ranges(b, side.tree_levels)), side.base)
     return sum_events(conn, key, b)
 
 
@@ -462,12 +471,12 @@ def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: lis
             side.rate += rate_change
             continue
         delta = event_delta(block, rate_change, lump)
-        if side.tree_size:
+        if side.tree_levels:
             to_tree.append((block, delta))
             side.added(block, delta)
         else:
             side.added(block, delta, add_event(conn, key, block, delta, removing=sign < 0))
-    if not side.tree_size and side.count > INLINE_MAX_EVENTS:
+    if not side.tree_levels and side.count > INLINE_MAX_EVENTS:
         to_tree = take_events(conn, key)
         side.count = 0
     if to_tree:
@@ -485,45 +494,55 @@ def _carried(col: str) -> str:
     return f"{col}0 = {low} % {m}, {col}1 = {mid} % {m}, {col}2 = {col}2 + excluded.{col}2 + {mid} / {m}"
 
 
-_ADD_TO_PATH = (
-    "WITH RECURSIVE path (node) AS (SELECT ?2 UNION ALL"
-    " SELECT node + (node & -node) FROM path WHERE node + (node & -node) <= ?3)"
-    f" INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS})"
-    " SELECT ?1, node, ?4, ?5, ?6, ?7, ?8, ?9, NULL FROM path WHERE true"
-    f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
-    " RETURNING node, r2, c2"
-)
-"""Add one Delta (?4..?9, its limbs) to every node of the update path of block ?2 in a
-tree of size ?3 (:func:`~streamable_token.schedule.update_path`, walked by SQLite): new
-nodes are inserted, stored ones get the limbs added; a node kept whole in ``big`` is left
-alone and not returned. One statement text for every path, nine parameters."""
+_ADD_TO_NODES: dict[int, str] = {}
+
+
+def _add_to_nodes_sql(levels: int) -> str:
+    """Add one Delta (?2..?7, its limbs) to the nodes ?8.. of a side (?1), one per level, in
+    one statement: new nodes are inserted, stored ones get the limbs added; a node kept
+    whole in ``big`` is left alone (and not returned)."""
+    sql = _ADD_TO_NODES.get(levels)
+    if sql is None:
+        rows = ", ".join(f"(?1, ?{8 + k}, ?2, ?3, ?4, ?5, ?6, ?7, NULL)" for k in range(levels))
+        sql = _ADD_TO_NODES[levels] = (
+            f"INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES {rows}"
+            f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
+            " RETURNING node, r0, r1, r2, c0, c1, c2"
+        )
+    return sql
 
 
 def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple[int, Delta]]) -> None:
-    """Add (block, delta) events to the side's tree, growing its domain if needed.
+    """Add (block, delta) events to the side's tree, growing it levels if needed.
 
-    Each event's delta is added to the nodes of its update path by SQLite in one
-    statement (the nodes are neither read nor re-encoded by Python); only a value at or
-    past ±2^162 goes through Python, whole."""
-    old = side.tree_size
-    size = tree_size_for(max(block for block, _ in events), max(old, 1))
-    if old and size > old:  # each new root covers the old domain, which holds every event so far
-        root = load_nodes(conn, key, [old]).get(old, ZERO)
-        store_nodes(conn, key, {n: root for n in grown_roots(old, size)})
+    Each event's delta is added to its node at every level by SQLite in one statement
+    (the nodes are neither read nor re-encoded by Python). A node left at zero is deleted,
+    so the tree holds a node exactly where some sum is not zero; a value at or past
+    ±2^162 goes through Python, whole."""
+    old = side.tree_levels
+    levels = tree_levels_for(max(block for block, _ in events), max(old, 1))
+    if old and levels > old:  # the new levels' first nodes cover the old top: every event so far
+        total = sum_ranges(conn, key, query_ranges(1 << (TREE_BITS * old), old))
+        store_nodes(conn, key, {n: total for n in grown_nodes(old, levels)})
     for block, delta in events:
+        nodes = update_nodes(block, levels)
         columns = encode_delta(delta)
         if columns[6] is not None:
-            _add_to_nodes_whole(conn, key, update_path(block, size), delta)
+            _add_to_nodes_whole(conn, key, nodes, delta)
             continue
-        rows = conn.execute(_ADD_TO_PATH, (key, block, size, *columns[:6])).fetchall()
-        path = update_path(block, size)
-        if len(rows) < len(path):  # nodes kept whole: add in Python
+        rows = conn.execute(_add_to_nodes_sql(levels), (key, *columns[:6], *nodes)).fetchall()
+        if len(rows) < len(nodes):  # nodes kept whole: add in Python
             added = {row[0] for row in rows}
-            _add_to_nodes_whole(conn, key, [n for n in path if n not in added], delta)
-        grown = [node for node, r2, c2 in rows if not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX)]
-        if grown:  # past the limbs: keep those nodes whole from now on
-            store_nodes(conn, key, load_nodes(conn, key, grown))
-    side.tree_size = size
+            _add_to_nodes_whole(conn, key, [n for n in nodes if n not in added], delta)
+        whole = {}
+        for node, r0, r1, r2, c0, c1, c2 in rows:
+            if not (r2 or c2 or r1 or c1 or r0 or c0):
+                whole[node] = ZERO  # deleted
+            elif not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX):
+                whole[node] = (join(r0, r1, r2), join(c0, c1, c2))  # past the limbs: whole from now on
+        if whole:
+            store_nodes(conn, key, whole)
+    side.tree_levels = levels
 
 
 def _add_to_nodes_whole(conn: sqlite3.Connection, key: int, nodes: list[int], delta: Delta) -> None:

@@ -10,7 +10,7 @@ as a lump. The amount that has flowed by block ``b`` since a settled block ``b0`
 so a schedule needs only two running sums over its pending events, ``(ΣR, ΣC)`` with
 ``C = L - R * b`` (a :data:`Delta`), never a loop over streams. Small schedules keep their
 pending events as one row per block, summed by SQLite over a range; large ones (a DEX pool,
-a payroll treasury) keep them in a Fenwick tree over block numbers, so a prefix sum costs
+a payroll treasury) keep them in a tree of sums over block numbers, so a prefix sum costs
 O(log blocks) rows whatever the stream count. A per-side summary answers most reads alone.
 
 Nothing here reads or writes storage: the token service loads rows, calls these, and stores the result.
@@ -67,60 +67,82 @@ def segment_events(seg_start: int, end: int, rate: int, remainder: int) -> list[
     return [(seg_start, rate, 0), (end, -rate, remainder)]
 
 
-# --- Fenwick tree over block numbers --------------------------------------------------
+# --- a tree of sums over block numbers, sixteen children per node ----------------------
+#
+# Level 0 holds one node per block (the sum of that block's events); a node of level L
+# sums the sixteen nodes of level L-1 under it, so it covers the blocks whose number
+# shifted right by 4·L is its index. An event updates one node per level; the events up
+# to block b are, at each level, the nodes left of b's own ancestor under the same parent
+# (and b itself at level 0): a range of at most sixteen nodes per level, adjacent in
+# storage. Nodes are numbered level by level (tree_node), so each level's range is a range
+# of node numbers too. A Fenwick tree (binary) touched ~13 nodes in as many places per
+# event at a realistic block height; this one touches 7, and the upper ones are shared.
+
+TREE_BITS = 4
+"""log2 of a node's children."""
+TREE_MAX_BLOCK = 2**62
+"""The last block a tree covers: :data:`streamable_token.constants.MAX_BLOCK` (this module
+imports nothing; tests/test_schedule.py checks the two agree)."""
+_LEVEL_BASE = [0]
+while len(_LEVEL_BASE) * TREE_BITS < 64:
+    _LEVEL_BASE.append(_LEVEL_BASE[-1] + (TREE_MAX_BLOCK >> (TREE_BITS * (len(_LEVEL_BASE) - 1))) + 1)
+TREE_MAX_LEVELS = len(_LEVEL_BASE)
+"""Levels that cover every block up to 2^62 (16); node numbers stay below 2^63."""
 
 
-def tree_size_for(block: int, size: int = 1) -> int:
-    """Smallest power of two >= block (and >= size): the tree's domain is [1, size]."""
-    while size < block:
-        size *= 2
-    return size
+def tree_node(level: int, index: int) -> int:
+    """The number of the node of ``level`` at ``index``: levels one after the other."""
+    return _LEVEL_BASE[level] + index
 
 
-def update_path(block: int, size: int) -> list[int]:
-    """Nodes whose sums include ``block``, in a tree over [1, size]."""
-    path = []
-    i = block
-    while i <= size:
-        path.append(i)
-        i += i & -i
-    return path
+def tree_levels_for(block: int, levels: int = 1) -> int:
+    """The fewest levels (at least ``levels``) whose top covers ``block``: block < 16^levels."""
+    while block >> (TREE_BITS * levels):
+        levels += 1
+    return levels
 
 
-def prefix_path(block: int) -> list[int]:
-    """Nodes whose sums add up to the prefix [1, block] in any tree larger than ``block``."""
-    path = []
-    i = block
-    while i > 0:
-        path.append(i)
-        i -= i & -i
-    return path
+def update_nodes(block: int, levels: int) -> list[int]:
+    """The nodes whose sums include ``block``'s events, one per level."""
+    return [_LEVEL_BASE[level] + (block >> (TREE_BITS * level)) for level in range(levels)]
 
 
-def query_path(block: int, size: int) -> list[int]:
-    """Nodes whose sums add up to the prefix [1, block] in a tree over [1, size]."""
-    return [size] if block >= size else prefix_path(block)
+def prefix_ranges(block: int) -> list[tuple[int, int]]:
+    """Ranges of nodes (first, last) that add up to the events at blocks <= ``block`` in
+    any tree whose top covers ``block``."""
+    ranges = []
+    level = 0
+    while True:
+        mine = block >> (TREE_BITS * level)
+        first = mine >> TREE_BITS << TREE_BITS
+        last = mine if level == 0 else mine - 1
+        if last >= first:
+            ranges.append((_LEVEL_BASE[level] + first, _LEVEL_BASE[level] + last))
+        if mine >> TREE_BITS == 0:  # the parent is the top's: nothing left of it
+            return ranges
+        level += 1
 
 
-def grown_roots(old_size: int, new_size: int) -> list[int]:
-    """Roots added when the domain doubles from old_size to new_size.
-
-    Each new root covers [1, 2^k] and holds what the old root held, since no event lies
-    beyond the old domain yet.
-    """
-    roots = []
-    n = old_size * 2
-    while n <= new_size:
-        roots.append(n)
-        n *= 2
-    return roots
+def query_ranges(block: int, levels: int) -> list[tuple[int, int]]:
+    """:func:`prefix_ranges` in a tree of ``levels``, whose top may not cover ``block``:
+    then every event is at or before it, and the top level's nodes hold them all."""
+    if block >> (TREE_BITS * levels):
+        top = _LEVEL_BASE[levels - 1]
+        return [(top, top + (1 << TREE_BITS) - 1)]
+    return prefix_ranges(block)
 
 
-def prefix_sum(nodes: dict[int, Delta], path: list[int]) -> Delta:
+def grown_nodes(old_levels: int, new_levels: int) -> list[int]:
+    """Nodes added when a tree grows levels: the first node of each new level, which
+    covers the old top's whole domain and so holds every event so far."""
+    return [_LEVEL_BASE[level] for level in range(old_levels, new_levels)]
+
+
+def ranges_sum(nodes: dict[int, Delta], ranges: list[tuple[int, int]]) -> Delta:
+    """Σ of the stored nodes in ``ranges`` (a reference for tests; SQLite sums them)."""
     total = ZERO
-    for node in path:
-        value = nodes.get(node)
-        if value is not None:
+    for node, value in nodes.items():
+        if any(first <= node <= last for first, last in ranges):
             total = add(total, value)
     return total
 
@@ -128,7 +150,7 @@ def prefix_sum(nodes: dict[int, Delta], path: list[int]) -> Delta:
 # --- one side of an account's ledger ---------------------------------------------------
 
 INLINE_MAX_EVENTS = 256
-"""Past this many pending events a side moves to the Fenwick tree."""
+"""Past this many pending events a side moves to the tree."""
 
 
 class Side:
@@ -139,19 +161,19 @@ class Side:
     they all lie in ``[first, last]`` (both 0 when none is pending) and sum to ``total``.
     A read before ``first`` sees no event, a read at or after ``last`` sees them all; only
     a block in between needs the events themselves: up to INLINE_MAX_EVENTS of them are
-    rows (one per block, ``count`` of them), more go to a Fenwick tree of ``tree_size``.
+    rows (one per block, ``count`` of them), more go to a tree of ``tree_levels``.
     The bounds may be loose (a removed event does not shrink them), which costs at most a
     read that tighter bounds would have skipped. A tree keeps settled events too, so
     ``base`` is its prefix sum at the settled block: the pending sum up to ``b`` is the
     tree's prefix at ``b`` minus ``base``. Rows of settled events are deleted (base 0).
     """
 
-    __slots__ = ("rate", "tree_size", "count", "first", "last", "total", "base", "prefix_at")
+    __slots__ = ("rate", "tree_levels", "count", "first", "last", "total", "base", "prefix_at")
 
     def __init__(
         self,
         rate: int = 0,
-        tree_size: int = 0,
+        tree_levels: int = 0,
         count: int = 0,
         first: int = 0,
         last: int = 0,
@@ -159,7 +181,7 @@ class Side:
         base: Delta = ZERO,
     ) -> None:
         self.rate = rate
-        self.tree_size = tree_size
+        self.tree_levels = tree_levels
         self.count = count
         self.first = first
         self.last = last
@@ -188,10 +210,10 @@ class Side:
         them deleted) having happened."""
         self.rate += pending[0]
         self.total = sub(self.total, pending)
-        if self.tree_size:
+        if self.tree_levels:
             self.base = add(self.base, pending)
         self.count -= removed
-        if b >= self.last or (not self.tree_size and not self.count):
+        if b >= self.last or (not self.tree_levels and not self.count):
             self.first = self.last = 0
         else:
             self.first = max(self.first, b + 1)
@@ -202,7 +224,7 @@ class Side:
         out an event at the same block)."""
         self.total = add(self.total, delta)
         self.count += new_rows
-        if not self.tree_size and not self.count:
+        if not self.tree_levels and not self.count:
             self.first = self.last = 0
         else:
             self.first = min(self.first, block) if self.last else block

@@ -36,8 +36,8 @@ CREATE TABLE st_accounts (
 -- amounts and, per side (in, out), the flow rate at that block and a summary of the
 -- side's pending events (streamable_token.ledger_store): all lie in [first, last] (0, 0
 -- when none) and sum to (r, c); the events are `count` rows of st_side_events (few) or
--- nodes of st_tree_nodes (many, when *_tree > 0, the tree's size; base is then the tree's
--- prefix sum at `block`). What SQL reads (the bounds and tree sizes) are INTEGER columns;
+-- nodes of st_tree_nodes (many, when *_tree > 0, the tree's levels; base is then the tree's
+-- prefix sum at `block`). What SQL reads (the bounds and tree levels) are INTEGER columns;
 -- the rest is `state`, decimal integers separated by spaces: block available committed,
 -- then for in and out: rate count r c base_r base_c (exact at any size).
 CREATE TABLE st_ledgers (
@@ -68,7 +68,9 @@ CREATE TABLE st_side_events (
     big      BLOB,
     PRIMARY KEY (side_key, block)
 ) WITHOUT ROWID;
--- Fenwick tree nodes over block numbers of the sides that have many pending events.
+-- Tree nodes over block numbers of the sides that have many pending events: per level L
+-- a node per block >> 4L with the sum of those blocks' events, numbered level after level
+-- (streamable_token.schedule.tree_node); only nodes whose sum is not zero.
 CREATE TABLE st_tree_nodes (
     side_key INTEGER NOT NULL,
     node     INTEGER NOT NULL,

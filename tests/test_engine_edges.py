@@ -66,7 +66,7 @@ def test_amounts_near_uint256_max_are_exact(engine):
 
 @pytest.mark.parametrize("unit", [1, 10**18, 2**200], ids=["wei", "18-decimals", "2^200"])
 def test_tree_schedules_are_exact_for_small_and_huge_amounts(monkeypatch, unit):
-    """Many streams into one account put its schedule in the Fenwick tree, whose sums are
+    """Many streams into one account put its schedule in the tree, whose sums are
     stored as summable limbs or, past ±2^167, whole: both must give the exact balance."""
     from streamable_token import ledger_store as token_module  # where the inline limit is read
 

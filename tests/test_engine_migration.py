@@ -2,7 +2,7 @@
 
 ``fixtures/schema_v1.sqlite`` was written by the engine at schema version 1 (commit
 14fe3bd) running :func:`scenario` below: inline schedules, one schedule past the inline
-limit (a Fenwick tree), cancels, updates and transfers. Opening a copy migrates it; its
+limit (a tree), cancels, updates and transfers. Opening a copy migrates it; its
 balances must equal those of a fresh database that ran the same scenario under the current
 code, at every block, and both must go on identically.
 """

@@ -372,7 +372,7 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 class TreeMachine(EngineMachine):
-    """The same, with every schedule pushed into the Fenwick tree at once."""
+    """The same, with every schedule pushed into the tree at once."""
 
     inline_max = 2
 

@@ -45,7 +45,7 @@ def test_limb_sums_of_many_rows_are_exact_in_sqlite(values):
 
 def test_the_limb_bound_is_enforced_for_the_largest_sum():
     assert ls.MAX_SUMMED_ROWS >= INLINE_MAX_EVENTS + ls.EVENTS_PER_CALL
-    assert ls.MAX_SUMMED_ROWS >= ls.MAX_PATH_NODES
+    assert ls.MAX_SUMMED_ROWS >= ls.MAX_RANGE_NODES
     assert ls.MAX_SUMMED_ROWS * (2**ls.LIMB_BITS - 1) <= 2**63 - 1
     # the worst case in SQLite itself: every row at the largest limb, one sign
     conn = sqlite3.connect(":memory:")
@@ -97,23 +97,25 @@ def tree_fixture():
 
     conn = sqlite3.connect(":memory:", isolation_level=None)
     ensure_schema(conn)
-    return conn, Side(tree_size=0)
+    return conn, Side(tree_levels=0)
 
 
 @given(st.lists(st.tuples(st.integers(1, 300), st.integers(-(2**140), 2**140), st.integers(-(2**161), 2**161)),
                 min_size=1, max_size=40))
 def test_tree_nodes_added_in_sql_sum_exactly(events):
-    """Deltas added to Fenwick nodes by SQLite (limbs with carries, mixed signs) give the
-    exact prefix sums a Python reference gives, at every block."""
+    """Deltas added to tree nodes by SQLite (limbs with carries, mixed signs) give the
+    exact prefix sums a Python reference gives, at every block; a node is stored exactly
+    while its sum is not zero."""
     conn, side = tree_fixture()
     for k in range(0, len(events), 3):  # several events per call, sharing nodes (and blocks)
         ls._tree_add(conn, 9, side, [(block, (r, c)) for block, r, c in events[k:k + 3]])
     for b in (0, 1, 2, 63, 64, 150, 299, 300, 301, 600):
         expected = (sum(r for blk, r, _ in events if blk <= b), sum(c for blk, _, c in events if blk <= b))
-        assert ls.sum_nodes(conn, 9, ls.query_path(b, side.tree_size)) == expected
+        assert ls.sum_ranges(conn, 9, ls.query_ranges(b, side.tree_levels)) == expected
     for row in conn.execute("SELECT r0, r1, r2, c0, c1, c2, big FROM st_tree_nodes"):
         if row[6] is None:
             assert all(abs(x) < 2**ls.LIMB_BITS for x in row[:6])
+        assert ls.decode_delta(*row) != (0, 0)
 
 
 def test_a_node_that_grows_past_the_limbs_is_kept_whole():
@@ -122,10 +124,11 @@ def test_a_node_that_grows_past_the_limbs_is_kept_whole():
     ls._tree_add(conn, 9, side, [(5, (half, -half))])
     assert conn.execute("SELECT count(big) FROM st_tree_nodes").fetchone()[0] == 0
     ls._tree_add(conn, 9, side, [(5, (half, -half))])  # each node now holds 2^162 + 24690
-    assert conn.execute("SELECT count(big), count(*) FROM st_tree_nodes").fetchone() == (3, 3)  # nodes 5, 6, 8
-    assert ls.sum_nodes(conn, 9, ls.query_path(5, side.tree_size)) == (2 * half, -2 * half)
+    assert conn.execute("SELECT count(big), count(*) FROM st_tree_nodes").fetchone() == (1, 1)  # block 5's node
+    assert ls.sum_ranges(conn, 9, ls.query_ranges(5, side.tree_levels)) == (2 * half, -2 * half)
     ls._tree_add(conn, 9, side, [(6, (1, 1))])  # past 2^162 the Python path adds, whole
-    assert ls.sum_nodes(conn, 9, ls.query_path(6, side.tree_size)) == (2 * half + 1, -2 * half + 1)
+    assert ls.sum_ranges(conn, 9, ls.query_ranges(6, side.tree_levels)) == (2 * half + 1, -2 * half + 1)
     ls._tree_add(conn, 9, side, [(5, (-half, half)), (7, (3, 4)), (5, (-half, half))])  # back into the limbs
-    assert ls.sum_nodes(conn, 9, ls.query_path(7, side.tree_size)) == (4, 5)
-    assert ls.sum_nodes(conn, 9, ls.query_path(5, side.tree_size)) == (0, 0)
+    assert ls.sum_ranges(conn, 9, ls.query_ranges(7, side.tree_levels)) == (4, 5)
+    assert ls.sum_ranges(conn, 9, ls.query_ranges(5, side.tree_levels)) == (0, 0)
+    assert [row[0] for row in conn.execute("SELECT node FROM st_tree_nodes ORDER BY node")] == [6, 7]  # 5 is zero: gone

@@ -1,5 +1,5 @@
 """The pure stream math, tested directly (not only through the engine): the split rule,
-what a segment has paid, the event sums, Fenwick paths and a side's summary."""
+what a segment has paid, the event sums, the tree's nodes and ranges and a side's summary."""
 from __future__ import annotations
 
 import random
@@ -8,20 +8,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamable_token.constants import MAX_BLOCK
 from streamable_token.schedule import (
+    TREE_MAX_BLOCK,
+    TREE_MAX_LEVELS,
     ZERO,
     Side,
     event_delta,
     flow,
-    grown_roots,
-    prefix_path,
-    prefix_sum,
-    query_path,
+    grown_nodes,
+    prefix_ranges,
+    query_ranges,
+    ranges_sum,
     segment_events,
     segment_streamed,
     split_amount,
-    tree_size_for,
-    update_path,
+    tree_levels_for,
+    tree_node,
+    update_nodes,
 )
 
 UINT256 = st.integers(1, 2**256 - 1)
@@ -61,26 +65,35 @@ def test_flow_from_event_sums_equals_the_segment_paid(amount, start, duration, b
     assert flow(rate0, b0, b, pending) == paid
 
 
-def test_fenwick_paths_add_up_every_prefix():
+def test_tree_ranges_add_up_every_prefix():
     rng = random.Random(7)
-    size = 64
-    values = {blk: (rng.randrange(-50, 50), rng.randrange(-10**30, 10**30)) for blk in range(1, size + 1)}
+    blocks = list(range(1, 600)) + [rng.randrange(1, 2**62) for _ in range(200)] + [2**62, 4095, 4096, 65535, 65536]
+    values = {blk: (rng.randrange(-50, 50), rng.randrange(-10**30, 10**30)) for blk in blocks}
+    levels = tree_levels_for(max(values))
     nodes: dict = {}
     for blk, (r, c) in values.items():
-        for n in update_path(blk, size):
+        for n in update_nodes(blk, levels):
             old = nodes.get(n, ZERO)
             nodes[n] = (old[0] + r, old[1] + c)
-    for b in range(0, size + 5):
+    ordered = sorted(values)
+    probes = sorted(set(ordered + [b - 1 for b in ordered] + [b + 1 for b in ordered if b < 2**62] + [0]))
+    for b in rng.sample(probes, 400) + [0, 1, 599, 600, 4095, 4096, 2**62]:
         expected = (sum(v[0] for k, v in values.items() if k <= b), sum(v[1] for k, v in values.items() if k <= b))
-        assert prefix_sum(nodes, query_path(b, size)) == expected
-        assert len(prefix_path(b)) == bin(b).count("1")
+        assert ranges_sum(nodes, query_ranges(b, levels)) == expected, b
+        ranges = prefix_ranges(b) if b < 16**levels else []
+        assert all(last - first < 16 for first, last in ranges) and len(ranges) <= TREE_MAX_LEVELS
 
 
-def test_tree_growth_keeps_the_old_root_under_new_roots():
-    assert tree_size_for(1) == 1 and tree_size_for(5) == 8 and tree_size_for(64, 128) == 128
-    assert grown_roots(8, 64) == [16, 32, 64]
-    assert grown_roots(8, 8) == []
-    assert update_path(5, 8) == [5, 6, 8]
+def test_tree_nodes_are_numbered_level_after_level_below_2_to_the_63():
+    assert TREE_MAX_BLOCK == MAX_BLOCK
+    assert update_nodes(5, 3) == [tree_node(0, 5), tree_node(1, 0), tree_node(2, 0)]
+    assert update_nodes(0x1234, 4) == [tree_node(0, 0x1234), tree_node(1, 0x123), tree_node(2, 0x12), tree_node(3, 1)]
+    assert tree_node(1, 0) == 2**62 + 1  # every block of level 0 comes first
+    assert tree_node(TREE_MAX_LEVELS - 1, 2**62 >> (4 * (TREE_MAX_LEVELS - 1))) < 2**63
+    assert tree_levels_for(0) == 1 and tree_levels_for(15) == 1 and tree_levels_for(16) == 2
+    assert tree_levels_for(2**62) == TREE_MAX_LEVELS == 16 and tree_levels_for(5, 3) == 3
+    assert grown_nodes(2, 4) == [tree_node(2, 0), tree_node(3, 0)] and grown_nodes(3, 3) == []
+    assert prefix_ranges(0x123) == [(0x120, 0x123), (tree_node(1, 0x10), tree_node(1, 0x11)), (tree_node(2, 0), tree_node(2, 0))]
 
 
 @pytest.mark.parametrize("b, expected", [(4, "none"), (5, "some"), (9, "some"), (10, "all"), (11, "all")])
