@@ -34,6 +34,31 @@ from streamable_token.stream import Stream
 ROLES = ("incoming", "outgoing", "all")
 
 
+class _Call:
+    """One mutating call: in the caller's transaction (opened as a DML statement would on
+    a connection in sqlite3's implicit mode), in a savepoint of its own unless the caller
+    undoes everything on failure anyway. A class rather than a generator context manager:
+    every call enters one, and a generator's took a few µs more per input."""
+
+    __slots__ = ("conn", "implicit", "savepoint")
+
+    def __init__(self, conn: sqlite3.Connection, implicit: bool, savepoint: bool) -> None:
+        self.conn, self.implicit, self.savepoint = conn, implicit, savepoint
+
+    def __enter__(self) -> None:
+        if self.implicit and not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+        if self.savepoint:
+            self.conn.execute("SAVEPOINT st_call")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if not self.savepoint:
+            return
+        if exc_type is not None:
+            self.conn.execute("ROLLBACK TO st_call")
+        self.conn.execute("RELEASE st_call")
+
+
 class Balance(NamedTuple):
     balance: int
     available: int
@@ -95,21 +120,8 @@ class StreamableToken:
         finally:
             self._savepoints = True
 
-    @contextmanager
-    def _atomic(self) -> Iterator[None]:
-        if self._implicit and not self.conn.in_transaction:
-            self.conn.execute("BEGIN")  # the caller's transaction, as sqlite3 opens one for DML
-        if not self._savepoints:
-            yield
-            return
-        self.conn.execute("SAVEPOINT st_call")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK TO st_call")
-            self.conn.execute("RELEASE st_call")
-            raise
-        self.conn.execute("RELEASE st_call")
+    def _atomic(self) -> "_Call":
+        return _Call(self.conn, self._implicit, self._savepoints)
 
     # --- ledgers ------------------------------------------------------------------
 
