@@ -151,7 +151,7 @@ def _range_rows(side_key: str, first: int, n: int) -> str:
 # --- ledgers ------------------------------------------------------------------------
 
 _LEDGER_COLUMNS = ("id", "in_tree", "in_first", "in_last", "out_tree", "out_first", "out_last", "state")
-"""A ledger row as read and written: what SQL tests (tree sizes, bounds) and ``state``,
+"""A ledger row as read and written: what SQL tests (tree levels, bounds) and ``state``,
 the rest as decimal integers: block available committed, then per side (in, out)
 rate count r c base_r base_c."""
 _LEDGER_BY = {
@@ -236,7 +236,7 @@ def ledgers_at(
     """(ledger as stored, token id, account id) of each account by addresses (None where
     it has none), with what a read or a settle at ``block`` needs beyond each side's
     summary (see Side.pending) added up by SQLite in the same statement: the side's event
-    rows up to ``block``, or its tree nodes on the prefix path of ``block``. One
+    rows up to ``block``, or its tree nodes left of ``block``'s own at each level. One
     statement, whatever the schedules and however many accounts."""
     return _ledgers_with_sums(conn, "address", bytearray(token), [bytearray(a) for a in accounts], block,
                               _prefix_ranges(block))
