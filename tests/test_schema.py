@@ -9,9 +9,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from streamable_token import StreamableToken
-from streamable_token.migrations import MIGRATIONS, m1_initial
+from streamable_token import ledger_store as ls
+from streamable_token.migrations import MIGRATIONS, m1_initial, m5_ledger_state
+from streamable_token.schedule import Side, query_ranges, tree_levels_for, tree_node
 from streamable_token.schema import SCHEMA_VERSION, connect, ensure_schema, schema_version
+from tests.property_budget import examples
 from tests.test_engine_migration import FIXTURE, T, accounts, continuation, scenario
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "streamable_token" / "migrations"
@@ -77,3 +83,69 @@ def test_migrations_import_no_live_code():
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("streamable_token") for a in node.names), path.name
     assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def fenwick_v4_database(events: list[tuple[int, int, int]]) -> tuple[sqlite3.Connection, int]:
+    """A version-4 database (the frozen migrations 1-4 on an empty v1) holding one ledger
+    whose incoming side is a Fenwick tree of ``events`` (block, Σ rate change, Σ c), as
+    version 4 stored it: node i sums the events in (i - lowbit(i), i], over [1, size]."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    m1_initial.migrate(conn)
+    conn.execute("PRAGMA user_version = 1")
+    for migrate in MIGRATIONS[1:4]:
+        migrate(conn)
+    size = 1
+    while size < max(b for b, _, _ in events):
+        size *= 2
+    nodes: dict[int, tuple[int, int]] = {}
+    for block, r, c in events:
+        i = block
+        while i <= size:
+            old = nodes.get(i, (0, 0))
+            nodes[i] = (old[0] + r, old[1] + c)
+            i += i & -i
+    conn.execute("INSERT INTO st_tokens VALUES (1, ?, x'', x'')", (bytes(20),))
+    conn.execute("INSERT INTO st_accounts VALUES (1, ?)", (bytes(19) + b"\1",))
+    side = "x'', {tree}, 0, 0, 0, x'', x'', x'', x''"
+    conn.execute(f"INSERT INTO st_ledgers VALUES (1, 1, 1, 0, x'', x'', {side.format(tree=size)}, {side.format(tree=0)})")
+    conn.executemany("INSERT INTO st_tree_nodes VALUES (2, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(n, *ls.encode_delta(v)) for n, v in nodes.items()])
+    return conn, size
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 70_000), st.integers(-(2**140), 2**140), st.integers(-(2**170), 2**170)),
+                min_size=1, max_size=40),
+       st.lists(st.integers(0, 39), max_size=10))
+def test_migration_5_turns_a_fenwick_tree_into_the_tree_the_engine_builds(events, cancelled):
+    """Each event block's own sum comes out of the Fenwick nodes and goes into its node of
+    every level: the same nodes, holding the same values, as the live engine's tree after
+    the same events (some taken back again, leaving sums of zero, which neither keeps),
+    and the same sum at every block. The one difference allowed: the live tree may have
+    grown levels for an event since taken back, whose first nodes only repeat the total."""
+    taken_back = [(b, -r, -c) for k, (b, r, c) in enumerate(events) if k in set(cancelled)]
+    conn, _ = fenwick_v4_database(events + taken_back)
+    m5_ledger_state.migrate(conn)
+    migrated = {n: ls.decode_delta(*v) for n, *v in conn.execute(
+        "SELECT node, r0, r1, r2, c0, c1, c2, big FROM st_tree_nodes WHERE side_key = 2")}
+    levels = conn.execute("SELECT in_tree FROM st_ledgers WHERE id = 1").fetchone()[0]
+
+    live = sqlite3.connect(":memory:", isolation_level=None)
+    ensure_schema(live)
+    side = Side()
+    for block, r, c in events + taken_back:
+        ls._tree_add(live, 2, side, [(block, (r, c))])
+    built = {n: ls.decode_delta(*v) for n, *v in live.execute(
+        "SELECT node, r0, r1, r2, c0, c1, c2, big FROM st_tree_nodes WHERE side_key = 2")}
+    assert migrated == {n: v for n, v in built.items() if n < tree_node(levels, 0)}
+    assert all(v == sum_all(events + taken_back) for n, v in built.items() if n >= tree_node(levels, 0))
+    points = {b for b, _, _ in events + taken_back if sum_all([e for e in events + taken_back if e[0] == b]) != (0, 0)}
+    assert levels == (tree_levels_for(max(points)) if points else 1) <= side.tree_levels
+    for b in sorted({b for b, _, _ in events} | {0, 1, 2**62}):
+        expected = sum_all([e for e in events + taken_back if e[0] <= b])
+        assert ls.sum_ranges(conn, 2, query_ranges(b, levels)) == expected
+        assert ls.sum_ranges(live, 2, query_ranges(b, side.tree_levels)) == expected
+
+
+def sum_all(events: list[tuple[int, int, int]]) -> tuple[int, int]:
+    return sum(r for _, r, _ in events), sum(c for _, _, c in events)

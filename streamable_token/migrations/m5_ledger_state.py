@@ -16,7 +16,10 @@ Trees: version 4 kept a side's many events in a Fenwick tree (node i sums the ev
 block >> 4L holding the sum of those blocks' events (node numbers level after level,
 ``*_tree`` the number of levels), and only nodes whose sum is not zero. The conversion
 takes each event block's own sum out of the Fenwick nodes and adds it into its nodes of
-every level. ``st_tree_nodes`` keeps its columns; ``st_side_events`` does not change.
+every level, with as many levels as the last block whose events do not sum to zero needs
+(the engine may have grown a level more for an event since taken back; such a level's
+first node only repeats the total, so both trees answer alike). ``st_tree_nodes`` keeps
+its columns; ``st_side_events`` does not change.
 """
 from __future__ import annotations
 
