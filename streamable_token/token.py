@@ -143,12 +143,15 @@ class StreamableToken:
             self._settle(found[0], block)
         return found
 
-    def _existing_ledger(self, token: bytes, account: bytes, block: int, needed: int) -> tuple[Ledger, int, int]:
-        """The settled ledger of an account that is about to spend ``needed``, with the
-        token and account ids it was found by (so callers need not look them up again)."""
-        found = self._found_ledger(token, account, block)
+    def _payer(self, found: Optional[tuple[Ledger, int, int]], account: bytes, block: int,
+               needed: int) -> tuple[Ledger, int, int]:
+        """``found`` (a lookup of the account's ledger) settled to ``block``, or a refusal
+        unless the account has ``needed`` available there."""
         if found is None:
             raise InsufficientFunds(checksum(account), needed, 0, block)
+        self._settle(found[0], block)
+        if found[0].available < needed:
+            raise InsufficientFunds(checksum(account), needed, found[0].available, block)
         return found
 
     def _payer_and_payee(
@@ -159,12 +162,7 @@ class StreamableToken:
         a ledger with that much available; the payee's account and ledger are created when
         new."""
         found_payer, found_payee = ledger_store.ledgers_at(self.conn, token, (payer, payee), block)
-        if found_payer is None:
-            raise InsufficientFunds(checksum(payer), needed, 0, block)
-        src, token_id, payer_id = found_payer
-        self._settle(src, block)
-        if src.available < needed:
-            raise InsufficientFunds(checksum(payer), needed, src.available, block)
+        src, token_id, payer_id = self._payer(found_payer, payer, block, needed)
         if found_payee is not None:
             dst, _, payee_id = found_payee
             self._settle(dst, block)
@@ -216,9 +214,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger, token_id, _ = self._existing_ledger(t, a, block, amount)
-            if ledger.available < amount:
-                raise InsufficientFunds(checksum(a), amount, ledger.available, block)
+            ledger, token_id, _ = self._payer(ledger_store.ledger_at(self.conn, t, a, block), a, block, amount)
             ledger.available -= amount
             ledger_store.store_ledger(self.conn, ledger)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
