@@ -16,12 +16,11 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from streamable_token.constants import ERC20_TRANSFER_SELECTOR, MAX_UINT256, PORTALS
+from streamable_token.constants import ERC20_TRANSFER_SELECTOR, MAX_UINT256
 
 __all__ = [
     "DEFAULT_APP_ADDRESS",
     "DEFAULT_CHAIN_ID",
-    "DEFAULT_PORTAL",
     "ERC20_TRANSFER_SELECTOR",
     "GENESIS_TIMESTAMP",
     "SECONDS_PER_BLOCK",
@@ -38,9 +37,6 @@ __all__ = [
     "to_payload_bytes",
 ]
 
-# The ERC20Portal per Rollups version. Contracts 2.1+ deploy elsewhere, which is why the
-# server takes the portal as configuration.
-DEFAULT_PORTAL = PORTALS
 DEFAULT_APP_ADDRESS = "0xab7528bb862fB57E8A2BCd567a2e929a0Be56a5e"
 DEFAULT_CHAIN_ID = 31337
 # The application's name on the node JSON-RPC and in ``/inspect/<name>``.

@@ -36,13 +36,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
+from streamable_token.constants import PORTALS
+
 from .chain_file import ChainFile
 from .codec import (
     DEFAULT_APP_ADDRESS,
     DEFAULT_APP_NAME,
     DEFAULT_INPUT_BOX,
     DEFAULT_CHAIN_ID,
-    DEFAULT_PORTAL,
     InvalidField,
     block_timestamp,
     check_node_fields,
@@ -122,7 +123,8 @@ class HostConfig:
     def __post_init__(self) -> None:
         if self.rollups not in ("v1", "v2"):
             raise ValueError(f"rollups must be 'v1' or 'v2', got {self.rollups!r}")
-        self.portal = normalize_address(self.portal or DEFAULT_PORTAL[self.rollups], "portal")
+        # the ERC20Portal of each Rollups version; contracts 2.1+ deploy it elsewhere (--portal)
+        self.portal = normalize_address(self.portal or PORTALS[self.rollups], "portal")
         self.app = normalize_address(self.app, "app")
         if self.block < 0:
             raise ValueError("block must be >= 0")
