@@ -36,6 +36,7 @@ from streamable_token.schedule import (
     prefix_ranges,
     query_ranges,
     sub,
+    top_range,
     tree_levels_for,
     update_nodes,
 )
@@ -522,7 +523,7 @@ def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple
     old = side.tree_levels
     levels = tree_levels_for(max(block for block, _ in events), max(old, 1))
     if old and levels > old:  # the new levels' first nodes cover the old top: every event so far
-        total = sum_ranges(conn, key, query_ranges(1 << (TREE_BITS * old), old))
+        total = sum_ranges(conn, key, [top_range(old)])
         store_nodes(conn, key, {n: total for n in grown_nodes(old, levels)})
     for block, delta in events:
         nodes = update_nodes(block, levels)

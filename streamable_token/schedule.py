@@ -123,12 +123,17 @@ def prefix_ranges(block: int) -> list[tuple[int, int]]:
         level += 1
 
 
+def top_range(levels: int) -> tuple[int, int]:
+    """The nodes of a tree's top level, which together hold every event in the tree."""
+    top = _LEVEL_BASE[levels - 1]
+    return top, top + (1 << TREE_BITS) - 1
+
+
 def query_ranges(block: int, levels: int) -> list[tuple[int, int]]:
     """:func:`prefix_ranges` in a tree of ``levels``, whose top may not cover ``block``:
-    then every event is at or before it, and the top level's nodes hold them all."""
+    then every event is at or before it."""
     if block >> (TREE_BITS * levels):
-        top = _LEVEL_BASE[levels - 1]
-        return [(top, top + (1 << TREE_BITS) - 1)]
+        return [top_range(levels)]
     return prefix_ranges(block)
 
 
