@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
@@ -58,9 +58,9 @@ def canonical_json(obj: Any) -> bytes:
 # --- advance metadata -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Metadata:
-    """What the rollup says about an advance input. ``block_number`` is the DApp's clock."""
+class Metadata(NamedTuple):
+    """What the rollup says about an advance input. ``block_number`` is the DApp's clock.
+    (A named tuple: one is made per input, in a third of a frozen dataclass's time.)"""
 
     msg_sender: bytes
     block_number: int
