@@ -16,6 +16,7 @@ import sys
 from typing import Iterable, Optional
 
 from bench.common import TOKEN, TOKEN_BYTES, hexaddr, progress
+from streamable_token.schema import CACHE_KIB
 
 BUILD_TX_OPS = 50_000  # building commits every this many calls; timed ops use one each
 
@@ -175,7 +176,7 @@ class Baseline:
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA cache_size = -32768")  # the engine's setting
+        self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the engine's setting
         self.conn.executescript(BASELINE_SCHEMA)
 
     def close(self) -> None:

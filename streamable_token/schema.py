@@ -200,6 +200,16 @@ def ensure_schema(conn: sqlite3.Connection) -> int:
 migrate = ensure_schema  # the name db/ and older callers use
 
 
+CACHE_KIB = 8192
+"""SQLite's page cache per connection (8 MiB). It holds what every input reads (the
+B-tree interior pages, the ledgers and accounts of a million streams, a hub tree's upper
+levels); the leaf pages of random accounts miss it at any size short of the whole file.
+Measured at 1,000,000 streams, interleaved with 32 MiB: after 1,500 inputs of warm-up
+the writes took the same time (0.98-1.01x); in a process that has just started they were
+2-5% faster, as the cache stops taking fresh memory sooner (2 MiB gained about as much,
+with less room for what every input reads)."""
+
+
 def connect(path: str) -> sqlite3.Connection:
     """Open (creating if needed) a database file of the engine's own, with WAL and foreign
     keys, in manual transaction mode.
@@ -213,7 +223,7 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: keeps hot tree pages in memory
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     ensure_schema(conn)
     return conn
 
@@ -233,5 +243,5 @@ def connect_read_only(conn: sqlite3.Connection) -> Optional[sqlite3.Connection]:
         f"{pathlib.Path(path).as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
     )
     reader.execute("PRAGMA query_only = 1")
-    reader.execute("PRAGMA cache_size = -32768")
+    reader.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return reader
