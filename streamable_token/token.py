@@ -12,8 +12,7 @@ pending stream events.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from streamable_token import ledger_store, store
 from streamable_token.addresses import checksum, parse_address
@@ -58,6 +57,21 @@ class _Call:
         if exc_type is not None:
             self.conn.execute("ROLLBACK TO st_call")
         self.conn.execute("RELEASE st_call")
+
+
+class _UndoneByCaller:
+    """:meth:`StreamableToken.undone_by_caller` (a class for the reason _Call is one)."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: "StreamableToken") -> None:
+        self.engine = engine
+
+    def __enter__(self) -> None:
+        self.engine._savepoints = False
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.engine._savepoints = True
 
 
 class Balance(NamedTuple):
@@ -110,16 +124,12 @@ class StreamableToken:
 
     # --- atomicity ----------------------------------------------------------------
 
-    @contextmanager
-    def undone_by_caller(self) -> Iterator[None]:
+    def undone_by_caller(self) -> "_UndoneByCaller":
         """For a caller that undoes its whole transaction (or its own savepoint) whenever
         an engine call inside raises, as the router does: the calls then skip their own
-        savepoint, two statements each that such a caller makes redundant."""
-        self._savepoints = False
-        try:
-            yield
-        finally:
-            self._savepoints = True
+        savepoint, two statements each that such a caller makes redundant. A context
+        manager: ``with engine.undone_by_caller(): ...``."""
+        return _UndoneByCaller(self)
 
     def _atomic(self) -> "_Call":
         return _Call(self.conn, self._implicit, self._savepoints)
