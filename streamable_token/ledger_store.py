@@ -5,9 +5,9 @@ A side of a ledger (incoming or outgoing flow) keeps its pending events either a
 ``st_side_events`` (one per block; few events) or as a tree of sums over block numbers in
 ``st_tree_nodes`` (many), moving from rows to the tree past
 :data:`~streamable_token.schedule.INLINE_MAX_EVENTS`. Both are keyed by :func:`side_key`.
-Each stored value is a Delta (Σ rate change, Σ c) in three 54-bit signed limbs per sum,
+Each stored value is a Delta (Σ rate change, Σ c) in two 54-bit signed limbs per sum,
 so SQLite adds a range of rows or a prefix path of nodes exactly in INTEGER columns; a
-value from ±2^162 on is kept whole in ``big`` and added in Python.
+value from ±2^108 on is kept whole in ``big`` and added in Python.
 
 The rest of the engine calls :func:`ledger_at`, :func:`ledger_of`, :func:`new_ledger`,
 :func:`store_ledger`, :func:`settle`, :func:`flows` and :func:`add_events`; the stream
@@ -60,17 +60,20 @@ summed (tests/test_ledger_store.py checks both agree)."""
 # --- summable sums ------------------------------------------------------------------
 #
 # An event row or a tree node holds a Delta (Σ rate change, Σ c). Each of its two sums is
-# stored as three limbs in INTEGER columns, value = l0 + l1·2^54 + l2·2^108 with every
-# |limb| < 2^54, so that SQLite itself adds up a range of event rows or a prefix path of
-# tree nodes exactly and returns one row. Python writes the canonical form (every limb
-# carries the value's sign: encode_delta), which an event row always has; a tree node that
-# SQLite added to (_carried) may have limbs of mixed signs, the same value. The rare value
-# from ±2^162 on is kept whole in ``big`` instead (limbs 0) and added in Python.
+# stored as two limbs in INTEGER columns, value = l0 + l1·2^54 with every |limb| < 2^54,
+# so that SQLite itself adds up a range of event rows or a prefix path of tree nodes
+# exactly and returns one row. Python writes the canonical form (every limb carries the
+# value's sign: encode_delta), which an event row always has; a tree node that SQLite
+# added to (_carried) may have limbs of mixed signs, the same value. The rare value from
+# ±2^108 on (a rate of 2^54 units a block at block 2^54, say) is kept whole in ``big``
+# instead (limbs 0) and added in Python. Two limbs rather than three: every row a settle
+# sums costs SQLite one step per summed column, and the sums of a side's rows took 27 µs
+# with four limb columns and count(big) against 33 µs with six (1,000,000 streams).
 
 LIMB_BITS = 54
 _LIMB = LIMB_BITS
 _LIMB_MASK = (1 << _LIMB) - 1
-_LIMB_RANGE = 1 << (3 * _LIMB)
+_LIMB_RANGE = 1 << (2 * _LIMB)
 _LIMB_MAX = _LIMB_MASK  # the largest magnitude a stored limb may have
 MAX_RANGE_NODES = TREE_MAX_LEVELS << TREE_BITS
 """The most tree nodes a prefix sum adds up: sixteen per level."""
@@ -83,52 +86,50 @@ if MAX_SUMMED_ROWS * _LIMB_MASK > 2**63 - 1:  # enforced, not commented: see tes
         f"{MAX_SUMMED_ROWS} rows of {LIMB_BITS}-bit limbs could overflow SQLite's 64-bit sum():"
         " lower INLINE_MAX_EVENTS or LIMB_BITS"
     )
-_DELTA_COLUMNS = "r0, r1, r2, c0, c1, c2, big"
-_SUMS = (
-    " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "r2", "c0", "c1", "c2"))
-    + " || ' ' || count(big)"
-)
+_DELTA_COLUMNS = "r0, r1, c0, c1, big"
+_SUMS = " || ' ' || ".join(f"coalesce(sum({col}), 0)" for col in ("r0", "r1", "c0", "c1")) + " || ' ' || count(big)"
 
 
-def limbs(n: int) -> tuple[int, int, int]:
-    """Three limbs with the sign of ``n`` (sign and magnitude, so a small negative value
-    has small limbs: two's complement would fill the lower limbs with ones)."""
-    m = -n if n < 0 else n
-    low, middle, high = m & _LIMB_MASK, (m >> _LIMB) & _LIMB_MASK, m >> (2 * _LIMB)
-    return (-low, -middle, -high) if n < 0 else (low, middle, high)
+def limbs(n: int) -> tuple[int, int]:
+    """Two limbs with the sign of ``n`` (sign and magnitude, so a small negative value
+    has small limbs: two's complement would fill the lower limb with ones)."""
+    if n < 0:
+        m = -n
+        return -(m & _LIMB_MASK), -(m >> _LIMB)
+    return n & _LIMB_MASK, n >> _LIMB
 
 
-def join(low: int, middle: int, high: int) -> int:
+def join(low: int, high: int) -> int:
     """The value (or the sum of values) whose limbs (or limb sums) these are."""
-    return low + (middle << _LIMB) + (high << (2 * _LIMB))
+    return low + (high << _LIMB)
 
 
 def encode_delta(value: Delta) -> tuple:
-    """The seven column values (r0, r1, r2, c0, c1, c2, big) of a Delta."""
+    """The five column values (r0, r1, c0, c1, big) of a Delta."""
     r, c = value
     if -_LIMB_RANGE < r < _LIMB_RANGE and -_LIMB_RANGE < c < _LIMB_RANGE:
         return (*limbs(r), *limbs(c), None)
     rb = int_to_blob(r)
-    return (0, 0, 0, 0, 0, 0, bytearray((len(rb),)) + rb + int_to_blob(c))
+    return (0, 0, 0, 0, bytearray((len(rb),)) + rb + int_to_blob(c))
 
 
-def decode_delta(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: Optional[bytes]) -> Delta:
-    """The Delta stored in (r0, r1, r2, c0, c1, c2, big), or the sum of such rows' limbs."""
+def decode_delta(r0: int, r1: int, c0: int, c1: int, big: Optional[bytes]) -> Delta:
+    """The Delta stored in (r0, r1, c0, c1, big), or the sum of such rows' limbs."""
     if big is not None:
         return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
-    return join(r0, r1, r2), join(c0, c1, c2)
+    return r0 + (r1 << _LIMB), c0 + (c1 << _LIMB)
 
 
 def _parse_sums(text: str) -> tuple[Delta, int]:
     """(Σ of the limb columns, number of rows whose value is in ``big``) from _SUMS."""
-    r0, r1, r2, c0, c1, c2, bigs = map(int, text.split())
-    return (join(r0, r1, r2), join(c0, c1, c2)), bigs
+    r0, r1, c0, c1, bigs = map(int, text.split())
+    return (r0 + (r1 << _LIMB), c0 + (c1 << _LIMB)), bigs
 
 
 def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -> Delta:
     r, c = total
     for (big,) in conn.execute(sql, params):
-        br, bc = decode_delta(0, 0, 0, 0, 0, 0, big)
+        br, bc = decode_delta(0, 0, 0, 0, big)
         r, c = r + br, c + bc
     return (r, c)
 
@@ -315,12 +316,12 @@ def delete_events(conn: sqlite3.Connection, side_key: int, block: int) -> int:
 
 
 _INSERT_NEW_EVENT = (
-    f"INSERT INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (side_key, block) DO NOTHING"
 )
 _DELETE_IF_EQUAL = (
-    "DELETE FROM st_side_events WHERE side_key = ? AND block = ? AND r0 = ? AND r1 = ? AND r2 = ?"
-    " AND c0 = ? AND c1 = ? AND c2 = ? AND big IS ?"
+    "DELETE FROM st_side_events WHERE side_key = ? AND block = ? AND r0 = ? AND r1 = ?"
+    " AND c0 = ? AND c1 = ? AND big IS ?"
 )
 
 
@@ -347,7 +348,7 @@ def add_event(conn: sqlite3.Connection, side_key: int, block: int, delta: Delta,
             conn.execute("DELETE FROM st_side_events WHERE side_key = ? AND block = ?", (side_key, block))
             return -1
     conn.execute(
-        f"INSERT OR REPLACE INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO st_side_events (side_key, block, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (side_key, block, *encode_delta(delta)),
     )
     return 0 if row is not None else 1
@@ -402,7 +403,7 @@ def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]
     """Write nodes whole; a node whose value is zero is deleted (a node is stored while it
     holds something)."""
     conn.executemany(
-        f"INSERT OR REPLACE INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(side_key, n, *encode_delta(v)) for n, v in sorted(nodes.items()) if v != ZERO],
     )
     zero = [n for n, v in sorted(nodes.items()) if v == ZERO]
@@ -486,29 +487,28 @@ def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: lis
 
 def _carried(col: str) -> str:
     """SET clauses adding ``excluded``'s limbs of ``col`` (r or c) to a stored node's, with
-    the carries SQLite computes (integer division truncates, so each of the two low limbs
-    stays below 2^54 in magnitude, whatever the signs). Every right-hand side reads the
-    row as it was. The top limb is checked by the caller (RETURNING)."""
+    the carry SQLite computes (integer division truncates, so the low limb stays below
+    2^54 in magnitude, whatever the signs). Both right-hand sides read the row as it was.
+    The top limb is checked by the caller (RETURNING)."""
     m = 1 << _LIMB
     low = f"({col}0 + excluded.{col}0)"
-    mid = f"({col}1 + excluded.{col}1 + {low} / {m})"
-    return f"{col}0 = {low} % {m}, {col}1 = {mid} % {m}, {col}2 = {col}2 + excluded.{col}2 + {mid} / {m}"
+    return f"{col}0 = {low} % {m}, {col}1 = {col}1 + excluded.{col}1 + {low} / {m}"
 
 
 _ADD_TO_NODES: dict[int, str] = {}
 
 
 def _add_to_nodes_sql(levels: int) -> str:
-    """Add one Delta (?2..?7, its limbs) to the nodes ?8.. of a side (?1), one per level, in
+    """Add one Delta (?2..?5, its limbs) to the nodes ?6.. of a side (?1), one per level, in
     one statement: new nodes are inserted, stored ones get the limbs added; a node kept
     whole in ``big`` is left alone (and not returned)."""
     sql = _ADD_TO_NODES.get(levels)
     if sql is None:
-        rows = ", ".join(f"(?1, ?{8 + k}, ?2, ?3, ?4, ?5, ?6, ?7, NULL)" for k in range(levels))
+        rows = ", ".join(f"(?1, ?{6 + k}, ?2, ?3, ?4, ?5, NULL)" for k in range(levels))
         sql = _ADD_TO_NODES[levels] = (
             f"INSERT INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES {rows}"
             f" ON CONFLICT (side_key, node) DO UPDATE SET {_carried('r')}, {_carried('c')} WHERE big IS NULL"
-            " RETURNING node, r0, r1, r2, c0, c1, c2"
+            " RETURNING node, r0, r1, c0, c1"
         )
     return sql
 
@@ -519,7 +519,7 @@ def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple
     Each event's delta is added to its node at every level by SQLite in one statement
     (the nodes are neither read nor re-encoded by Python). A node left at zero is deleted,
     so the tree holds a node exactly where some sum is not zero; a value at or past
-    ±2^162 goes through Python, whole."""
+    ±2^108 goes through Python, whole."""
     old = side.tree_levels
     levels = tree_levels_for(max(block for block, _ in events), max(old, 1))
     if old and levels > old:  # the new levels' first nodes cover the old top: every event so far
@@ -528,19 +528,19 @@ def _tree_add(conn: sqlite3.Connection, key: int, side: Side, events: list[tuple
     for block, delta in events:
         nodes = update_nodes(block, levels)
         columns = encode_delta(delta)
-        if columns[6] is not None:
+        if columns[4] is not None:
             _add_to_nodes_whole(conn, key, nodes, delta)
             continue
-        rows = conn.execute(_add_to_nodes_sql(levels), (key, *columns[:6], *nodes)).fetchall()
+        rows = conn.execute(_add_to_nodes_sql(levels), (key, *columns[:4], *nodes)).fetchall()
         if len(rows) < len(nodes):  # nodes kept whole: add in Python
             added = {row[0] for row in rows}
             _add_to_nodes_whole(conn, key, [n for n in nodes if n not in added], delta)
         whole = {}
-        for node, r0, r1, r2, c0, c1, c2 in rows:
-            if not (r2 or c2 or r1 or c1 or r0 or c0):
+        for node, r0, r1, c0, c1 in rows:
+            if not (r1 or c1 or r0 or c0):
                 whole[node] = ZERO  # deleted
-            elif not (-_LIMB_MAX <= r2 <= _LIMB_MAX and -_LIMB_MAX <= c2 <= _LIMB_MAX):
-                whole[node] = (join(r0, r1, r2), join(c0, c1, c2))  # past the limbs: whole from now on
+            elif not (-_LIMB_MAX <= r1 <= _LIMB_MAX and -_LIMB_MAX <= c1 <= _LIMB_MAX):
+                whole[node] = (join(r0, r1), join(c0, c1))  # past the limbs: whole from now on
         if whole:
             store_nodes(conn, key, whole)
     side.tree_levels = levels

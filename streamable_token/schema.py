@@ -17,7 +17,7 @@ from streamable_token.migrations import LEGACY_VERSIONS, MIGRATIONS
 from streamable_token.migrations.m1_initial import statements
 
 PREFIX = "st_"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 CURRENT_SCHEMA = """
 -- Tokens the DApp holds, with what was deposited and withdrawn since genesis (uints as
@@ -54,17 +54,15 @@ CREATE TABLE st_ledgers (
     UNIQUE (account_id, token_id)
 );
 -- The pending events of a side that has few, one row per block
--- (side_key = ledger id * 2 + (0 in, 1 out)); Σ rate change and Σ c as 54-bit limbs,
--- or whole in `big` when too large for them.
+-- (side_key = ledger id * 2 + (0 in, 1 out)); Σ rate change and Σ c as two 54-bit
+-- limbs each, or whole in `big` when too large for them.
 CREATE TABLE st_side_events (
     side_key INTEGER NOT NULL,
     block    INTEGER NOT NULL,
     r0       INTEGER NOT NULL,
     r1       INTEGER NOT NULL,
-    r2       INTEGER NOT NULL,
     c0       INTEGER NOT NULL,
     c1       INTEGER NOT NULL,
-    c2       INTEGER NOT NULL,
     big      BLOB,
     PRIMARY KEY (side_key, block)
 ) WITHOUT ROWID;
@@ -76,10 +74,8 @@ CREATE TABLE st_tree_nodes (
     node     INTEGER NOT NULL,
     r0       INTEGER NOT NULL,
     r1       INTEGER NOT NULL,
-    r2       INTEGER NOT NULL,
     c0       INTEGER NOT NULL,
     c1       INTEGER NOT NULL,
-    c2       INTEGER NOT NULL,
     big      BLOB,
     PRIMARY KEY (side_key, node)
 ) WITHOUT ROWID;

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from streamable_token import StreamableToken
 from streamable_token import ledger_store as ls
-from streamable_token.migrations import MIGRATIONS, m1_initial, m5_ledger_state
+from streamable_token.migrations import MIGRATIONS, m1_initial, m5_ledger_state, m6_two_limbs
 from streamable_token.schedule import Side, query_ranges, tree_levels_for, tree_node
 from streamable_token.schema import SCHEMA_VERSION, connect, ensure_schema, schema_version
 from tests.property_budget import examples
@@ -109,7 +109,7 @@ def fenwick_v4_database(events: list[tuple[int, int, int]]) -> tuple[sqlite3.Con
     side = "x'', {tree}, 0, 0, 0, x'', x'', x'', x''"
     conn.execute(f"INSERT INTO st_ledgers VALUES (1, 1, 1, 0, x'', x'', {side.format(tree=size)}, {side.format(tree=0)})")
     conn.executemany("INSERT INTO st_tree_nodes VALUES (2, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     [(n, *ls.encode_delta(v)) for n, v in nodes.items()])
+                     [(n, *m5_ledger_state._encode(*v)) for n, v in nodes.items()])  # three limbs, as v4 had
     return conn, size
 
 
@@ -117,7 +117,7 @@ def fenwick_v4_database(events: list[tuple[int, int, int]]) -> tuple[sqlite3.Con
 @given(st.lists(st.tuples(st.integers(1, 70_000), st.integers(-(2**140), 2**140), st.integers(-(2**170), 2**170)),
                 min_size=1, max_size=40),
        st.lists(st.integers(0, 39), max_size=10))
-def test_migration_5_turns_a_fenwick_tree_into_the_tree_the_engine_builds(events, cancelled):
+def test_migrations_5_and_6_turn_a_fenwick_tree_into_the_tree_the_engine_builds(events, cancelled):
     """Each event block's own sum comes out of the Fenwick nodes and goes into its node of
     every level: the same nodes, holding the same values, as the live engine's tree after
     the same events (some taken back again, leaving sums of zero, which neither keeps),
@@ -126,8 +126,9 @@ def test_migration_5_turns_a_fenwick_tree_into_the_tree_the_engine_builds(events
     taken_back = [(b, -r, -c) for k, (b, r, c) in enumerate(events) if k in set(cancelled)]
     conn, _ = fenwick_v4_database(events + taken_back)
     m5_ledger_state.migrate(conn)
+    m6_two_limbs.migrate(conn)
     migrated = {n: ls.decode_delta(*v) for n, *v in conn.execute(
-        "SELECT node, r0, r1, r2, c0, c1, c2, big FROM st_tree_nodes WHERE side_key = 2")}
+        "SELECT node, r0, r1, c0, c1, big FROM st_tree_nodes WHERE side_key = 2")}
     levels = conn.execute("SELECT in_tree FROM st_ledgers WHERE id = 1").fetchone()[0]
 
     live = sqlite3.connect(":memory:", isolation_level=None)
@@ -136,7 +137,7 @@ def test_migration_5_turns_a_fenwick_tree_into_the_tree_the_engine_builds(events
     for block, r, c in events + taken_back:
         ls._tree_add(live, 2, side, [(block, (r, c))])
     built = {n: ls.decode_delta(*v) for n, *v in live.execute(
-        "SELECT node, r0, r1, r2, c0, c1, c2, big FROM st_tree_nodes WHERE side_key = 2")}
+        "SELECT node, r0, r1, c0, c1, big FROM st_tree_nodes WHERE side_key = 2")}
     assert migrated == {n: v for n, v in built.items() if n < tree_node(levels, 0)}
     assert all(v == sum_all(events + taken_back) for n, v in built.items() if n >= tree_node(levels, 0))
     points = {b for b, _, _ in events + taken_back if sum_all([e for e in events + taken_back if e[0] == b]) != (0, 0)}
@@ -149,3 +150,61 @@ def test_migration_5_turns_a_fenwick_tree_into_the_tree_the_engine_builds(events
 
 def sum_all(events: list[tuple[int, int, int]]) -> tuple[int, int]:
     return sum(r for _, r, _ in events), sum(c for _, _, c in events)
+
+
+def v5_database() -> sqlite3.Connection:
+    """An empty version-5 database (the frozen migrations 1-5 on an empty v1)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    m1_initial.migrate(conn)
+    conn.execute("PRAGMA user_version = 1")
+    for migrate in MIGRATIONS[1:5]:
+        migrate(conn)
+    return conn
+
+
+def _v5_limbs(n: int, mixed: int) -> tuple[int, int, int]:
+    """Three limbs of ``n`` as version 5 stored them; with ``mixed`` 1 or 2, the low limb
+    (and with 2 the middle one too) lends to the next, giving limbs of mixed signs and the
+    same value, as a tree node's may be after SQLite added to it."""
+    l0, l1, l2 = m5_ledger_state._limbs(n)
+    s = 1 if n >= 0 else -1
+    if mixed and l0 * s > 0 and abs(l1 + s) < 2**54:
+        l0, l1 = l0 - s * 2**54, l1 + s
+    if mixed == 2 and l1 * s > 0:
+        l1, l2 = l1 - s * 2**54, l2 + s
+    return l0, l1, l2
+
+
+VALUES = st.one_of(
+    st.integers(-(2**170), 2**170), st.integers(-(2**60), 2**60),
+    *(st.integers(sign * edge - 3, sign * edge + 3) for edge in (2**108, 2**162) for sign in (1, -1)),
+)
+"""Any size, small ones, and the edges of both versions' limbs."""
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(st.lists(st.tuples(VALUES, VALUES, st.integers(0, 2)), min_size=1, max_size=30))
+def test_migration_6_keeps_every_value_in_two_limbs_or_whole(values):
+    """Every event row and tree node, whatever its value (limbs of mixed signs, values
+    past ±2^108 and past ±2^162 that version 5 kept whole), holds the same value after
+    migration 6; an event row in the canonical form the engine writes and compares."""
+    conn = v5_database()
+    rows = []
+    for k, (r, c, mixed) in enumerate(values):
+        columns = m5_ledger_state._encode(r, c)
+        if columns[6] is None and mixed:  # a node's limbs after SQLite added to it
+            columns = (*_v5_limbs(r, mixed), *_v5_limbs(c, mixed), None)
+        assert m5_ledger_state._decode(*columns) == (r, c)
+        rows.append((k, columns))
+    conn.executemany("INSERT INTO st_side_events VALUES (7, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(k, *m5_ledger_state._encode(*m5_ledger_state._decode(*cols))) for k, cols in rows])
+    conn.executemany("INSERT INTO st_tree_nodes VALUES (9, ?, ?, ?, ?, ?, ?, ?, ?)", [(k, *cols) for k, cols in rows])
+    m6_two_limbs.migrate(conn)
+    expected = {k: (r, c) for k, (r, c, _) in enumerate(values)}
+    events = conn.execute("SELECT block, r0, r1, c0, c1, big FROM st_side_events ORDER BY block").fetchall()
+    assert {k: ls.decode_delta(*cols) for k, *cols in events} == expected
+    assert all(tuple(cols) == tuple(ls.encode_delta(expected[k])) for k, *cols in events)
+    nodes = conn.execute("SELECT node, r0, r1, c0, c1, big FROM st_tree_nodes ORDER BY node").fetchall()
+    assert {k: ls.decode_delta(*cols) for k, *cols in nodes} == expected
+    for _, r0, r1, c0, c1, big in nodes:
+        assert big is not None or all(abs(x) < 2**ls.LIMB_BITS for x in (r0, r1, c0, c1))

@@ -12,7 +12,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from streamable_token.migrations import m1_initial, m2_summaries, m3_prefixed, m4_allowances, m5_ledger_state
+from streamable_token.migrations import (
+    m1_initial,
+    m2_summaries,
+    m3_prefixed,
+    m4_allowances,
+    m5_ledger_state,
+    m6_two_limbs,
+)
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m1_initial.migrate,
@@ -20,6 +27,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m3_prefixed.migrate,
     m4_allowances.migrate,
     m5_ledger_state.migrate,
+    m6_two_limbs.migrate,
 ]
 LEGACY_VERSIONS = (1, 2)
 """Versions whose number is in ``PRAGMA user_version`` (the tables had no prefix)."""
