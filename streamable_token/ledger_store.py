@@ -9,7 +9,7 @@ Each stored value is a Delta (Σ rate change, Σ c) in two 54-bit signed limbs p
 so SQLite adds a range of rows or a prefix path of nodes exactly in INTEGER columns; a
 value from ±2^108 on is kept whole in ``big`` and added in Python.
 
-The rest of the engine calls :func:`ledger_at`, :func:`ledger_of`, :func:`new_ledger`,
+The rest of the engine calls :func:`ledger_at`, :func:`ledgers_of`, :func:`new_ledger`,
 :func:`store_ledger`, :func:`settle`, :func:`flows` and :func:`add_events`; the stream
 math itself is the pure functions of :mod:`streamable_token.schedule`.
 """
@@ -43,6 +43,8 @@ from streamable_token.schedule import (
 
 INCOMING, OUTGOING = 0, 1
 """Which side of a ledger: flow in (adds to available), flow out (drains committed)."""
+NO_SIDE, IN_SIDE, OUT_SIDE, BOTH_SIDES = 0, 1 << INCOMING, 1 << OUTGOING, 3
+"""Which sides a read sums the pending events of, or a settle settles (a bit per side)."""
 
 
 def side_key(ledger_id: int, which: int) -> int:
@@ -155,7 +157,7 @@ def _range_rows(side_key: str, first: int, n: int) -> str:
 _LEDGER_COLUMNS = ("id", "in_tree", "in_first", "in_last", "out_tree", "out_first", "out_last", "state")
 """A ledger row as read and written: what SQL tests (tree levels, bounds) and ``state``,
 the rest as decimal integers: block available committed, then per side (in, out)
-rate count r c base_r base_c."""
+block rate count r c base_r base_c."""
 _LEDGER_BY = {
     "address": (
         "a.address",
@@ -164,56 +166,68 @@ _LEDGER_BY = {
     ),
     "id": ("l.account_id", " FROM st_ledgers l WHERE l.token_id = ?1 AND l.account_id IN ({accounts})"),
 }
-_LEDGER_AT: dict[tuple[str, int, int], str] = {}
+_LEDGER_AT: dict[tuple[str, tuple[int, ...], int], str] = {}
 
 
-def _ledger_at_sql(by: str, accounts: int, n: int) -> str:
-    """The ledgers of ``accounts`` accounts (?3...) of a token (?1) with the sums a settle
-    at ?2 needs, the tree's prefix being the ``n`` ranges after the accounts."""
-    sql = _LEDGER_AT.get((by, accounts, n))
+def _ledger_at_sql(by: str, sides: tuple[int, ...], n: int) -> str:
+    """The ledgers of ``len(sides)`` accounts (?3...) of a token (?1) with the sums a
+    settle at ?2 needs of the sides each account's ``sides`` bits name, the tree's prefix
+    being the ``n`` ranges after the accounts."""
+    sql = _LEDGER_AT.get((by, sides, n))
     if sql is None:
-        path = 3 + accounts
-        extras = ""
+        path = 3 + len(sides)
+        sums = {}
         for which, side in enumerate(("in", "out")):
-            extras += (
-                f", CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?2')}"
+            sums[which] = (
+                f"CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?2')}"
                 f" THEN CASE WHEN l.{side}_tree > 0"
                 f" THEN (SELECT {_SUMS} FROM ({_range_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), path, n)}))"
                 f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {SIDE_KEY_SQL.format(ledger_id='l.id', which=which)}"
-                f" AND block <= ?2) END END AS {side}_sums"
+                f" AND block <= ?2) END END"
             )
         key, source = _LEDGER_BY[by]
+        if len(set(sides)) == 1:  # the same sides of every account
+            extras = "".join(f", {sums[w] if sides[0] >> w & 1 else 'NULL'} AS {n_}_sums"
+                             for w, n_ in enumerate(("in", "out")))
+        else:  # the sides of the account in each row: ?(3 + k) is account k
+            extras = "".join(
+                ", CASE " + " ".join(f"WHEN {key} = ?{3 + k} THEN {sums[w] if bits >> w & 1 else 'NULL'}"
+                                     for k, bits in enumerate(sides)) + f" END AS {n_}_sums"
+                for w, n_ in enumerate(("in", "out"))
+            )
         columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
-        where = source.format(accounts=_marks(3, accounts))
-        sql = _LEDGER_AT[by, accounts, n] = f"SELECT {columns}, l.token_id, l.account_id, {key} AS key{extras}{where}"
+        where = source.format(accounts=_marks(3, len(sides)))
+        sql = _LEDGER_AT[by, sides, n] = f"SELECT {columns}, l.token_id, l.account_id, {key} AS key{extras}{where}"
     return sql
 
 
 def _ledgers_with_sums(
     conn: sqlite3.Connection, by: str, token: object, accounts: Sequence[object], block: int,
-    ranges: tuple[tuple[int, int], ...],
+    ranges: tuple[tuple[int, int], ...], sides: tuple[int, ...],
 ) -> list[Optional[tuple[Ledger, int, int]]]:
-    """(ledger, token id, account id) of each account, None where it has no ledger: one
-    statement for them all."""
+    """(ledger, token id, account id) of each account, None where it has no ledger, with
+    the sums of the ``sides`` of each: one statement for them all."""
     found: list[Optional[tuple[Ledger, int, int]]] = [None] * len(accounts)
+    if not any(sides):  # nothing to sum: no tree ranges in the statement
+        ranges = ()
     bounds = [x for r in ranges for x in r]
-    for row in conn.execute(_ledger_at_sql(by, len(accounts), len(ranges)), (token, block, *accounts, *bounds)):
+    for row in conn.execute(_ledger_at_sql(by, sides, len(ranges)), (token, block, *accounts, *bounds)):
         lid, in_tree, in_first, in_last, out_tree, out_first, out_last, state = row[:8]
         block0, available, committed, *numbers = map(int, state.split())
-        sides = []
-        for which, tree, first, last, (rate, count, r, c, base_r, base_c), extra in (
-            (INCOMING, in_tree, in_first, in_last, numbers[:6], row[-2]),
-            (OUTGOING, out_tree, out_first, out_last, numbers[6:], row[-1]),
+        sides_ = []
+        for which, tree, first, last, (at, rate, count, r, c, base_r, base_c), extra in (
+            (INCOMING, in_tree, in_first, in_last, numbers[:7], row[-2]),
+            (OUTGOING, out_tree, out_first, out_last, numbers[7:], row[-1]),
         ):
-            side = Side(rate, tree, count, first, last, (r, c), (base_r, base_c))
+            side = Side(rate, tree, count, first, last, (r, c), (base_r, base_c), at)
             if extra is not None:
                 total, bigs = _parse_sums(extra)
                 if bigs:
                     key = side_key(lid, which)
                     total = sum_ranges(conn, key, ranges) if tree else sum_events(conn, key, block)
                 side.prefix_at = (block, total)
-            sides.append(side)
-        ledger = Ledger(lid, block0, available, committed, sides[0], sides[1])
+            sides_.append(side)
+        ledger = Ledger(lid, block0, available, committed, sides_[0], sides_[1])
         found[accounts.index(row[-3])] = (ledger, row[-5], row[-4])
     return found
 
@@ -233,51 +247,56 @@ def _prefix_ranges(block: int) -> tuple[tuple[int, int], ...]:
 
 
 def ledgers_at(
-    conn: sqlite3.Connection, token: bytes, accounts: Sequence[bytes], block: int
+    conn: sqlite3.Connection, token: bytes, accounts: Sequence[bytes], block: int,
+    sides: Optional[Sequence[int]] = None,
 ) -> list[Optional[tuple[Ledger, int, int]]]:
     """(ledger as stored, token id, account id) of each account by addresses (None where
-    it has none), with what a read or a settle at ``block`` needs beyond each side's
-    summary (see Side.pending) added up by SQLite in the same statement: the side's event
-    rows up to ``block``, or its tree nodes left of ``block``'s own at each level. One
-    statement, whatever the schedules and however many accounts."""
+    it has none), with what a read or a settle at ``block`` of the account's ``sides``
+    (bits IN_SIDE, OUT_SIDE; both by default) needs beyond each side's summary (see
+    Side.pending) added up by SQLite in the same statement: the side's event rows up to
+    ``block``, or its tree nodes left of ``block``'s own at each level. One statement,
+    whatever the schedules and however many accounts."""
     return _ledgers_with_sums(conn, "address", bytearray(token), [bytearray(a) for a in accounts], block,
-                              _prefix_ranges(block))
+                              _prefix_ranges(block), _sides(sides, len(accounts)))
 
 
 def ledger_at(
-    conn: sqlite3.Connection, token: bytes, account: bytes, block: int
+    conn: sqlite3.Connection, token: bytes, account: bytes, block: int, sides: int = BOTH_SIDES
 ) -> Optional[tuple[Ledger, int, int]]:
     """:func:`ledgers_at` of one account."""
-    return ledgers_at(conn, token, (account,), block)[0]
+    return ledgers_at(conn, token, (account,), block, (sides,))[0]
 
 
-def ledgers_of(conn: sqlite3.Connection, token_id: int, account_ids: Sequence[int], block: int) -> list[Optional[Ledger]]:
+def ledgers_of(
+    conn: sqlite3.Connection, token_id: int, account_ids: Sequence[int], block: int,
+    sides: Optional[Sequence[int]] = None,
+) -> list[Optional[Ledger]]:
     """As :func:`ledgers_at`, by the ids of the token and the accounts."""
-    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_ranges(block))
+    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_ranges(block),
+                               _sides(sides, len(account_ids)))
     return [None if f is None else f[0] for f in found]
 
 
-def ledger_of(conn: sqlite3.Connection, token_id: int, account_id: int, block: int) -> Optional[Ledger]:
-    """:func:`ledgers_of` of one account."""
-    return ledgers_of(conn, token_id, (account_id,), block)[0]
+def _sides(sides: Optional[Sequence[int]], accounts: int) -> tuple[int, ...]:
+    return (BOTH_SIDES,) * accounts if sides is None else tuple(sides)
 
 
 def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
-    """The ledger by ids as stored: at block 0 no side has anything to sum."""
-    found = _ledgers_with_sums(conn, "id", token_id, [account_id], 0, ())[0]
+    """The ledger by ids as stored, no side summed."""
+    found = _ledgers_with_sums(conn, "id", token_id, [account_id], 0, (), (0,))[0]
     return None if found is None else found[0]
 
 
 def new_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> Ledger:
-    """A new, empty ledger settled at ``block``, stored."""
-    return Ledger(insert_ledger(conn, account_id, token_id, block), block, 0, 0, Side(), Side())
+    """A new, empty ledger, both sides settled at ``block``, stored."""
+    return Ledger(insert_ledger(conn, account_id, token_id, block), block, 0, 0, Side(block=block), Side(block=block))
 
 
 def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
     return conn.execute(
         "INSERT INTO st_ledgers (account_id, token_id, in_tree, in_first, in_last, out_tree, out_first, out_last, state)"
         " VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?)",
-        (account_id, token_id, f"{block} 0 0" + " 0 0 0 0 0 0" * 2),
+        (account_id, token_id, f"{block} 0 0" + f" {block} 0 0 0 0 0 0" * 2),
     ).lastrowid
 
 
@@ -288,7 +307,7 @@ def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
     i, o = ledger.incoming, ledger.outgoing
     state = " ".join(map(str, (
         ledger.block, ledger.available, ledger.committed,
-        i.rate, i.count, *i.total, *i.base, o.rate, o.count, *o.total, *o.base,
+        i.block, i.rate, i.count, *i.total, *i.base, o.block, o.rate, o.count, *o.total, *o.base,
     )))
     conn.execute(_STORE_LEDGER, (i.tree_levels, i.first, i.last, o.tree_levels, o.first, o.last, state, ledger.id))
 
@@ -416,7 +435,7 @@ def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]
 
 
 def pending(conn: sqlite3.Connection, ledger: Ledger, which: int, b: int) -> Delta:
-    """Sum of the side's pending events in (ledger.block, b]."""
+    """Sum of the side's pending events in (side.block, b]."""
     side = ledger.outgoing if which == OUTGOING else ledger.incoming
     known = side.pending(b)
     if known is not None:
@@ -428,27 +447,32 @@ def pending(conn: sqlite3.Connection, ledger: Ledger, which: int, b: int) -> Del
 
 
 def flows(conn: sqlite3.Connection, ledger: Ledger, b: int) -> tuple[int, int]:
-    """(flowed in, flowed out) over (ledger.block, b], ``b`` >= ledger.block; reads only."""
+    """(flowed in, flowed out) since each side's block up to ``b`` (>= ledger.block); reads only."""
     moved = [0, 0]
     for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
-        if b > ledger.block and not side.idle:
-            moved[which] = flow(side.rate, ledger.block, b, pending(conn, ledger, which, b))
+        if b > side.block and not side.idle:
+            moved[which] = flow(side.rate, side.block, b, pending(conn, ledger, which, b))
     return moved[0], moved[1]
 
 
-def settle(conn: sqlite3.Connection, ledger: Ledger, block: int) -> None:
-    """Bring the ledger to ``block`` (>= ledger.block): what flowed in is available, what
-    flowed out leaves committed, and the event rows that happened are deleted."""
-    if block == ledger.block:
-        return
+def settle(conn: sqlite3.Connection, ledger: Ledger, block: int, sides: int = BOTH_SIDES) -> None:
+    """Bring the ``sides`` (bits IN_SIDE, OUT_SIDE) of the ledger to ``block`` (>=
+    ledger.block, its last change, which becomes ``block``): what flowed in is
+    available, what flowed out leaves committed, and the event rows that happened are
+    deleted. The other side is brought along only where that costs no statement (nothing
+    pending has happened, or its events are a tree whose summary answers)."""
     for which, side in ((INCOMING, ledger.incoming), (OUTGOING, ledger.outgoing)):
+        if block == side.block:
+            continue
         if side.idle:
+            side.block = block
+            continue
+        rows_done = side.count and block >= side.first
+        if not sides >> which & 1 and (rows_done or side.pending(block) is None):
             continue
         done = pending(conn, ledger, which, block)
-        moved = flow(side.rate, ledger.block, block, done)
-        removed = 0
-        if side.count and block >= side.first:
-            removed = delete_events(conn, side_key(ledger.id, which), block)
+        moved = flow(side.rate, side.block, block, done)
+        removed = delete_events(conn, side_key(ledger.id, which), block) if rows_done else 0
         side.settled(block, done, removed)
         if which == INCOMING:
             ledger.available += moved
@@ -458,9 +482,10 @@ def settle(conn: sqlite3.Connection, ledger: Ledger, block: int) -> None:
 
 
 def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: list[Event], sign: int) -> None:
-    """Put a segment's events on (sign=1) or take them off (sign=-1) a settled side.
+    """Put a segment's events on (sign=1) or take them off (sign=-1) a side settled at
+    the call's block.
 
-    An event at or before the settled block has already happened: only its rate change
+    An event at or before the side's block has already happened: only its rate change
     still matters going forward. Later events are pending: rows while the side has at
     most INLINE_MAX_EVENTS of them, then all of them move to the side's tree.
     """
@@ -469,7 +494,7 @@ def add_events(conn: sqlite3.Connection, ledger: Ledger, which: int, events: lis
     to_tree: list[tuple[int, Delta]] = []
     for block, rate_change, lump in events:
         rate_change, lump = sign * rate_change, sign * lump
-        if block <= ledger.block:
+        if block <= side.block:
             side.rate += rate_change
             continue
         delta = event_delta(block, rate_change, lump)

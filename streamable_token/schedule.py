@@ -160,7 +160,9 @@ INLINE_MAX_EVENTS = 256
 
 class Side:
     """One direction of flow on a ledger: incoming (adds to available) or outgoing
-    (drains committed). ``rate`` is the flow per block at the ledger's settled block.
+    (drains committed), settled at its own ``block``: ``rate`` is the flow per block
+    there, and its pending events are those after it. The two sides of a ledger settle
+    apart, each when a call needs it (see :class:`Ledger`).
 
     The side keeps a summary of its pending events so that most reads need none of them:
     they all lie in ``[first, last]`` (both 0 when none is pending) and sum to ``total``.
@@ -173,7 +175,7 @@ class Side:
     tree's prefix at ``b`` minus ``base``. Rows of settled events are deleted (base 0).
     """
 
-    __slots__ = ("rate", "tree_levels", "count", "first", "last", "total", "base", "prefix_at")
+    __slots__ = ("rate", "tree_levels", "count", "first", "last", "total", "base", "block", "prefix_at")
 
     def __init__(
         self,
@@ -184,6 +186,7 @@ class Side:
         last: int = 0,
         total: Delta = ZERO,
         base: Delta = ZERO,
+        block: int = 0,
     ) -> None:
         self.rate = rate
         self.tree_levels = tree_levels
@@ -192,6 +195,7 @@ class Side:
         self.last = last
         self.total = total
         self.base = base
+        self.block = block
         self.prefix_at: tuple[int, Delta] | None = None
         """(block, prefix sum of the stored events at block) when a read fetched it with the row."""
 
@@ -212,7 +216,8 @@ class Side:
 
     def settled(self, b: int, pending: Delta, removed: int = 0) -> None:
         """Account for the events up to ``b`` (summing to ``pending``, ``removed`` rows of
-        them deleted) having happened."""
+        them deleted) having happened: the side is settled at ``b``."""
+        self.block = b
         self.rate += pending[0]
         self.total = sub(self.total, pending)
         if self.tree_levels:
@@ -224,7 +229,7 @@ class Side:
             self.first = max(self.first, b + 1)
 
     def added(self, block: int, delta: Delta, new_rows: int = 0) -> None:
-        """Account for one more pending event (its block is after the settled block);
+        """Account for one more pending event (its block is after the side's block);
         ``new_rows`` is how the number of event rows changed (+1, 0, or -1 if it cancelled
         out an event at the same block)."""
         self.total = add(self.total, delta)
@@ -243,11 +248,17 @@ class Side:
 
 @dataclass
 class Ledger:
-    """What one account holds of one token, settled at ``block``.
+    """What one account holds of one token; ``block`` is its last change (no call may
+    act on it at an earlier block).
 
-    available(b) = available + incoming flow over (block, b]
-    committed(b) = committed - outgoing flow over (block, b]
+    available(b) = available + incoming flow over (incoming.block, b]
+    committed(b) = committed - outgoing flow over (outgoing.block, b]
     Both stored figures are >= 0 and the flows only grow, so no figure can go negative.
+    The two flows touch different figures, so each side settles on its own, when a call
+    needs it: spending settles the incoming side (what is available must be known),
+    adding or removing a stream's events settles that side, and a credit (a deposit, a
+    transfer in, a refund) settles neither. A cancel thus sums the pending events of the
+    sender's outgoing and the receiver's incoming side, not all four.
     """
 
     id: int

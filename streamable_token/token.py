@@ -25,7 +25,7 @@ from streamable_token.errors import (
     Unauthorized,
     UnknownStream,
 )
-from streamable_token.ledger_store import INCOMING, OUTGOING
+from streamable_token.ledger_store import BOTH_SIDES, IN_SIDE, INCOMING, NO_SIDE, OUT_SIDE, OUTGOING
 from streamable_token.schedule import Ledger, segment_events, split_amount
 from streamable_token.schema import connect, ensure_schema
 from streamable_token.stream import Stream
@@ -136,56 +136,43 @@ class StreamableToken:
 
     # --- ledgers ------------------------------------------------------------------
 
-    def _ledger(self, token_id: int, account_id: int, block: int) -> Ledger:
-        """The account's ledger settled to ``block``, created empty if new."""
-        ledger = ledger_store.ledger_of(self.conn, token_id, account_id, block)
-        if ledger is None:
-            return ledger_store.new_ledger(self.conn, account_id, token_id, block)
-        self._settle(ledger, block)
-        return ledger
-
-    def _found_ledger(self, token: bytes, account: bytes, block: int) -> Optional[tuple[Ledger, int, int]]:
-        """(ledger settled to ``block``, token id, account id) of an account that has a
-        ledger of the token, else None. One statement finds the ids, the ledger and the
-        sums that settling it needs: the common case of every call."""
-        found = ledger_store.ledger_at(self.conn, token, account, block)
-        if found is not None:
-            self._settle(found[0], block)
-        return found
-
     def _payer(self, found: Optional[tuple[Ledger, int, int]], account: bytes, block: int,
-               needed: int) -> tuple[Ledger, int, int]:
-        """``found`` (a lookup of the account's ledger) settled to ``block``, or a refusal
+               needed: int, sides: int = IN_SIDE) -> tuple[Ledger, int, int]:
+        """``found`` (a lookup of the account's ledger) with its ``sides`` (the incoming
+        one at least: it decides what is available) settled to ``block``, or a refusal
         unless the account has ``needed`` available there."""
         if found is None:
             raise InsufficientFunds(checksum(account), needed, 0, block)
-        self._settle(found[0], block)
+        self._settle(found[0], block, sides | IN_SIDE)
         if found[0].available < needed:
             raise InsufficientFunds(checksum(account), needed, found[0].available, block)
         return found
 
     def _payer_and_payee(
-        self, token: bytes, payer: bytes, payee: bytes, block: int, needed: int
+        self, token: bytes, payer: bytes, payee: bytes, block: int, needed: int, payer_sides: int, payee_sides: int
     ) -> tuple[Ledger, Ledger, int, int, int]:
-        """(payer's ledger, payee's ledger, token id, payer id, payee id), both settled to
-        ``block``, found in one statement: the payer, about to spend ``needed``, must have
-        a ledger with that much available; the payee's account and ledger are created when
-        new."""
-        found_payer, found_payee = ledger_store.ledgers_at(self.conn, token, (payer, payee), block)
-        src, token_id, payer_id = self._payer(found_payer, payer, block, needed)
+        """(payer's ledger, payee's ledger, token id, payer id, payee id), with the sides
+        named settled to ``block``, found in one statement: the payer, about to spend
+        ``needed``, must have a ledger with that much available; the payee's account and
+        ledger are created when new."""
+        found_payer, found_payee = ledger_store.ledgers_at(
+            self.conn, token, (payer, payee), block, (payer_sides | IN_SIDE, payee_sides)
+        )
+        src, token_id, payer_id = self._payer(found_payer, payer, block, needed, payer_sides)
         if found_payee is not None:
             dst, _, payee_id = found_payee
-            self._settle(dst, block)
+            self._settle(dst, block, payee_sides)
         else:
             payee_id = store.ensure_account(self.conn, payee)
             dst = ledger_store.new_ledger(self.conn, payee_id, token_id, block)
         return src, dst, token_id, payer_id, payee_id
 
-    def _settle(self, ledger: Ledger, block: int) -> None:
-        """Time only moves forward for an account: settle it to ``block`` or refuse."""
+    def _settle(self, ledger: Ledger, block: int, sides: int) -> None:
+        """Time only moves forward for an account: settle its ``sides`` to ``block`` (the
+        account's last change from now on) or refuse."""
         if block < ledger.block:
             raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
-        ledger_store.settle(self.conn, ledger, block)
+        ledger_store.settle(self.conn, ledger, block, sides)
 
     # --- deposits and withdrawals -------------------------------------------------
 
@@ -197,16 +184,18 @@ class StreamableToken:
         if block is not None:
             block = _check_block(block)
         with self._atomic():
-            found = None if block is None else self._found_ledger(t, a, block)
+            # a credit settles neither side: what flows later adds to it either way
+            found = None if block is None else ledger_store.ledger_at(self.conn, t, a, block, NO_SIDE)
             if found is not None:
                 ledger, token_id, _ = found
+                self._settle(ledger, block, NO_SIDE)
             else:
                 token_id = store.ensure_token(self.conn, t)
                 account_id = store.ensure_account(self.conn, a)
                 # with a block, the ledger was just looked for: it does not exist yet
                 ledger = None if block is not None else ledger_store.load_ledger(self.conn, account_id, token_id)
                 if ledger is None:
-                    ledger = self._ledger(token_id, account_id, 0 if block is None else block)
+                    ledger = ledger_store.new_ledger(self.conn, account_id, token_id, 0 if block is None else block)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
             if deposited - withdrawn + amount > MAX_UINT256:
                 raise InvalidInput(
@@ -224,7 +213,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger, token_id, _ = self._payer(ledger_store.ledger_at(self.conn, t, a, block), a, block, amount)
+            ledger, token_id, _ = self._payer(ledger_store.ledger_at(self.conn, t, a, block, IN_SIDE), a, block, amount)
             ledger.available -= amount
             ledger_store.store_ledger(self.conn, ledger)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
@@ -240,7 +229,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            src, dst, _, _, _ = self._payer_and_payee(t, s, r, block, amount)
+            src, dst, _, _, _ = self._payer_and_payee(t, s, r, block, amount, IN_SIDE, NO_SIDE)
             src.available -= amount
             dst.available += amount
             ledger_store.store_ledger(self.conn, src)
@@ -373,7 +362,7 @@ class StreamableToken:
             )
         with self._atomic():
             operator_id = None if operator is None else self._spend_allowance(t, s, operator, amount)
-            src, dst, token_id, sender_id, receiver_id = self._payer_and_payee(t, s, r, block, amount)
+            src, dst, token_id, sender_id, receiver_id = self._payer_and_payee(t, s, r, block, amount, BOTH_SIDES, IN_SIDE)
             src.available -= amount
             src.committed += amount
             events = segment_events(start_block, end, rate, remainder)
@@ -415,12 +404,14 @@ class StreamableToken:
             )
         return row, operator_id
 
-    def _parties(self, row: Stream, block: int) -> tuple[Ledger, Ledger]:
-        """A stream's sender's and receiver's ledgers settled to ``block``, in one statement."""
-        src, dst = ledger_store.ledgers_of(self.conn, row.token_id, (row.sender_id, row.receiver_id), block)
+    def _parties(self, row: Stream, block: int, sender_sides: int) -> tuple[Ledger, Ledger]:
+        """A stream's sender's and receiver's ledgers, in one statement, with the sides
+        that carry the stream settled to ``block`` (and ``sender_sides`` of the sender)."""
+        src, dst = ledger_store.ledgers_of(self.conn, row.token_id, (row.sender_id, row.receiver_id), block,
+                                           (sender_sides | OUT_SIDE, IN_SIDE))
         assert src is not None and dst is not None  # a stream's parties always have ledgers
-        self._settle(src, block)
-        self._settle(dst, block)
+        self._settle(src, block, sender_sides | OUT_SIDE)
+        self._settle(dst, block, IN_SIDE)
         return src, dst
 
     def cancel_stream(self, stream_id: int, caller: Any, block: int) -> tuple[int, int]:
@@ -431,7 +422,7 @@ class StreamableToken:
         with self._atomic():
             row, _ = self._open_for_change(stream_id, caller, block, "both")
             stream = row
-            src, dst = self._parties(row, block)
+            src, dst = self._parties(row, block, OUT_SIDE)  # the refund is a credit
             events = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
             ledger_store.add_events(self.conn, src, OUTGOING, events, -1)
             ledger_store.add_events(self.conn, dst, INCOMING, events, -1)
@@ -482,8 +473,8 @@ class StreamableToken:
                     "amount", amount, f"at least {end - seg_start} more than the {streamed} already"
                     " streamed, so that at least 1 unit flows per block"
                 )
-            src, dst = self._parties(row, block)
             increase = amount - row.amount
+            src, dst = self._parties(row, block, BOTH_SIDES if increase > 0 else OUT_SIDE)
             if operator_id is not None and increase > 0:
                 self._spend_allowance(parse_address(row.token, "token"), parse_address(row.sender, "sender"),
                                       parse_address(caller, "caller"), increase)
@@ -505,6 +496,20 @@ class StreamableToken:
             store.update_stream(self.conn, changed)
             return changed
 
+    def settle(self, token: Any, account: Any, block: int) -> None:
+        """Bring both sides of the account's ledger to ``block``: what flowed in becomes
+        available, what flowed out leaves committed, and the pending event rows that have
+        happened are deleted. Never needed for a figure to be right (each call settles
+        what it needs); a host may call it to compact an account that only receives
+        streams, whose outgoing side no call settles."""
+        t, a = parse_address(token, "token"), parse_address(account, "account")
+        block = _check_block(block)
+        with self._atomic():
+            found = ledger_store.ledger_at(self.conn, t, a, block)
+            if found is not None:
+                self._settle(found[0], block, BOTH_SIDES)
+                ledger_store.store_ledger(self.conn, found[0])
+
     # --- reads (never write) ------------------------------------------------------
 
     def realtime_balance_of(self, token: Any, account: Any, block: int) -> Balance:
@@ -525,7 +530,7 @@ class StreamableToken:
     def last_change(self, token: Any, account: Any) -> Optional[int]:
         """The block of the account's last change for this token, if it has a ledger."""
         t, a = parse_address(token, "token"), parse_address(account, "account")
-        found = ledger_store.ledger_at(self.conn, t, a, 0)  # at block 0 no side has anything to sum
+        found = ledger_store.ledger_at(self.conn, t, a, 0, NO_SIDE)
         return None if found is None else found[0].block
 
     def get_stream(self, stream_id: int) -> Stream:

@@ -309,6 +309,11 @@ class EngineMachine(RuleBasedStateMachine):
         self.approve(t, s, by, allowed)
         self.operator_stream(t, by, s, r, amount, delay, duration)
 
+    @rule(t=st.sampled_from(TOKENS), a=st.sampled_from(ACCOUNTS))
+    def settle(self, t, a):
+        """Settling both sides of a ledger changes no figure (the invariants check)."""
+        self.engine.settle(t, a, self.model.block)
+
     @rule(sid=st.integers(1, 40), caller=st.sampled_from(ACCOUNTS))
     def cancel(self, sid, caller):
         b = self.model.block

@@ -1,8 +1,15 @@
 """Schema version 6 (frozen): event rows and tree nodes keep each sum in two 54-bit limbs
-instead of three.
+instead of three, and each side of a ledger has a settled block of its own.
 
 Never edit: these are the version-6 tables as written, and the conversion of a version-5
 database into them.
+
+Ledgers: version 5's ``state`` text is ``block available committed`` then, for in and
+out, ``rate count r c base_r base_c``, both sides settled at ``block``. Version 6 settles
+each side when a call needs it, so each side's numbers start with its own block: ``block
+available committed`` then, for in and out, ``block rate count r c base_r base_c``
+(``block`` first is the ledger's last change). A version-5 ledger's sides both start at
+its block.
 
 Version 5 stored each of a Delta's two sums (Σ rate change, Σ c) as three signed limbs,
 value = l0 + l1·2^54 + l2·2^108, and a value from ±2^162 on whole in ``big`` (the limbs
@@ -76,9 +83,19 @@ def _encode_v6(r: int, c: int) -> tuple:
     return (0, 0, 0, 0, bytes((len(rb),)) + rb + _blob(c))
 
 
+def _state_v6(state: str) -> str:
+    block, available, committed, *sides = state.split()
+    return " ".join([block, available, committed, block, *sides[:6], block, *sides[6:]])
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    """5 -> 6: rename both tables aside, create the new ones, copy every row (by SQL where
-    the top limbs are 0, through Python otherwise), and drop the old tables."""
+    """5 -> 6: give each ledger side its block; rename the two tables of sums aside,
+    create the new ones, copy every row (by SQL where the top limbs are 0, through Python
+    otherwise), and drop the old tables."""
+    conn.executemany(
+        "UPDATE st_ledgers SET state = ? WHERE id = ?",
+        [(_state_v6(state), lid) for lid, state in conn.execute("SELECT id, state FROM st_ledgers ORDER BY id").fetchall()],
+    )
     tables = (("st_side_events", "block"), ("st_tree_nodes", "node"))
     for table, _ in tables:
         conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v5")
