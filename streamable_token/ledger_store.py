@@ -187,13 +187,13 @@ def _ledger_at_sql(by: str, sides: tuple[int, ...], n: int) -> str:
             )
         key, source = _LEDGER_BY[by]
         if len(set(sides)) == 1:  # the same sides of every account
-            extras = "".join(f", {sums[w] if sides[0] >> w & 1 else 'NULL'} AS {n_}_sums"
-                             for w, n_ in enumerate(("in", "out")))
+            extras = "".join(f", {sums[w] if sides[0] >> w & 1 else 'NULL'} AS {name}_sums"
+                             for w, name in enumerate(("in", "out")))
         else:  # the sides of the account in each row: ?(3 + k) is account k
             extras = "".join(
                 ", CASE " + " ".join(f"WHEN {key} = ?{3 + k} THEN {sums[w] if bits >> w & 1 else 'NULL'}"
-                                     for k, bits in enumerate(sides)) + f" END AS {n_}_sums"
-                for w, n_ in enumerate(("in", "out"))
+                                     for k, bits in enumerate(sides)) + f" END AS {name}_sums"
+                for w, name in enumerate(("in", "out"))
             )
         columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
         where = source.format(accounts=_marks(3, len(sides)))
@@ -235,6 +235,7 @@ def _fetched_sum(conn: sqlite3.Connection, sums: str, key: int, tree: int, block
     if bigs:
         total = sum_ranges(conn, key, ranges) if tree else sum_events(conn, key, block)
     return total
+
 
 RANGES_PAD = 4
 
