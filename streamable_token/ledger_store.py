@@ -252,17 +252,16 @@ def _prefix_ranges(block: int) -> tuple[tuple[int, int], ...]:
 
 
 def ledgers_at(
-    conn: sqlite3.Connection, token: bytes, accounts: Sequence[bytes], block: int,
-    sides: Optional[Sequence[int]] = None,
+    conn: sqlite3.Connection, token: bytes, accounts: Sequence[bytes], block: int, sides: Sequence[int]
 ) -> list[Optional[tuple[Ledger, int, int]]]:
     """(ledger as stored, token id, account id) of each account by addresses (None where
     it has none), with what a read or a settle at ``block`` of the account's ``sides``
-    (bits IN_SIDE, OUT_SIDE; both by default) needs beyond each side's summary (see
+    (bits IN_SIDE, OUT_SIDE, one value per account) needs beyond each side's summary (see
     Side.pending) added up by SQLite in the same statement: the side's event rows up to
     ``block``, or its tree nodes left of ``block``'s own at each level. One statement,
     whatever the schedules and however many accounts."""
     return _ledgers_with_sums(conn, "address", bytearray(token), [bytearray(a) for a in accounts], block,
-                              _prefix_ranges(block), _sides(sides, len(accounts)))
+                              _prefix_ranges(block), tuple(sides))
 
 
 def ledger_at(
@@ -273,17 +272,11 @@ def ledger_at(
 
 
 def ledgers_of(
-    conn: sqlite3.Connection, token_id: int, account_ids: Sequence[int], block: int,
-    sides: Optional[Sequence[int]] = None,
+    conn: sqlite3.Connection, token_id: int, account_ids: Sequence[int], block: int, sides: Sequence[int]
 ) -> list[Optional[Ledger]]:
     """As :func:`ledgers_at`, by the ids of the token and the accounts."""
-    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_ranges(block),
-                               _sides(sides, len(account_ids)))
+    found = _ledgers_with_sums(conn, "id", token_id, list(account_ids), block, _prefix_ranges(block), tuple(sides))
     return [None if f is None else f[0] for f in found]
-
-
-def _sides(sides: Optional[Sequence[int]], accounts: int) -> tuple[int, ...]:
-    return (BOTH_SIDES,) * accounts if sides is None else tuple(sides)
 
 
 def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Optional[Ledger]:
