@@ -500,8 +500,9 @@ class StreamableToken:
         """Bring both sides of the account's ledger to ``block``: what flowed in becomes
         available, what flowed out leaves committed, and the pending event rows that have
         happened are deleted. Never needed for a figure to be right (each call settles
-        what it needs); a host may call it to compact an account that only receives
-        streams, whose outgoing side no call settles."""
+        what it needs); a host may call it to compact the event rows of an account left
+        alone while its streams ran (no call needs a side until it spends or a stream
+        of that side changes)."""
         t, a = parse_address(token, "token"), parse_address(account, "account")
         block = _check_block(block)
         with self._atomic():
