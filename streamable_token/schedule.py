@@ -104,7 +104,7 @@ def tree_levels_for(block: int, levels: int = 1) -> int:
 
 def update_nodes(block: int, levels: int) -> list[int]:
     """The nodes whose sums include ``block``'s events, one per level."""
-    return [_LEVEL_BASE[level] + (block >> (TREE_BITS * level)) for level in range(levels)]
+    return [tree_node(level, block >> (TREE_BITS * level)) for level in range(levels)]
 
 
 def prefix_ranges(block: int) -> list[tuple[int, int]]:
@@ -117,7 +117,7 @@ def prefix_ranges(block: int) -> list[tuple[int, int]]:
         first = mine >> TREE_BITS << TREE_BITS
         last = mine if level == 0 else mine - 1
         if last >= first:
-            ranges.append((_LEVEL_BASE[level] + first, _LEVEL_BASE[level] + last))
+            ranges.append((tree_node(level, first), tree_node(level, last)))
         if mine >> TREE_BITS == 0:  # the parent is the top's: nothing left of it
             return ranges
         level += 1
@@ -125,8 +125,7 @@ def prefix_ranges(block: int) -> list[tuple[int, int]]:
 
 def top_range(levels: int) -> tuple[int, int]:
     """The nodes of a tree's top level, which together hold every event in the tree."""
-    top = _LEVEL_BASE[levels - 1]
-    return top, top + (1 << TREE_BITS) - 1
+    return tree_node(levels - 1, 0), tree_node(levels - 1, (1 << TREE_BITS) - 1)
 
 
 def query_ranges(block: int, levels: int) -> list[tuple[int, int]]:
@@ -140,7 +139,7 @@ def query_ranges(block: int, levels: int) -> list[tuple[int, int]]:
 def grown_nodes(old_levels: int, new_levels: int) -> list[int]:
     """Nodes added when a tree grows levels: the first node of each new level, which
     covers the old top's whole domain and so holds every event so far."""
-    return [_LEVEL_BASE[level] for level in range(old_levels, new_levels)]
+    return [tree_node(level, 0) for level in range(old_levels, new_levels)]
 
 
 def ranges_sum(nodes: dict[int, Delta], ranges: list[tuple[int, int]]) -> Delta:
