@@ -119,13 +119,13 @@ def decode_delta(r0: int, r1: int, c0: int, c1: int, big: Optional[bytes]) -> De
     """The Delta stored in (r0, r1, c0, c1, big), or the sum of such rows' limbs."""
     if big is not None:
         return blob_to_int(big[1 : 1 + big[0]]), blob_to_int(big[1 + big[0] :])
-    return r0 + (r1 << _LIMB), c0 + (c1 << _LIMB)
+    return join(r0, r1), join(c0, c1)
 
 
 def _parse_sums(text: str) -> tuple[Delta, int]:
     """(Σ of the limb columns, number of rows whose value is in ``big``) from _SUMS."""
     r0, r1, c0, c1, bigs = map(int, text.split())
-    return (r0 + (r1 << _LIMB), c0 + (c1 << _LIMB)), bigs
+    return (join(r0, r1), join(c0, c1)), bigs
 
 
 def _add_bigs(conn: sqlite3.Connection, total: Delta, sql: str, params: tuple) -> Delta:
@@ -419,11 +419,12 @@ def sum_ranges(conn: sqlite3.Connection, side_key: int, ranges: Sequence[tuple[i
 def store_nodes(conn: sqlite3.Connection, side_key: int, nodes: dict[int, Delta]) -> None:
     """Write nodes whole; a node whose value is zero is deleted (a node is stored while it
     holds something)."""
+    ordered = sorted(nodes.items())
     conn.executemany(
         f"INSERT OR REPLACE INTO st_tree_nodes (side_key, node, {_DELTA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(side_key, n, *encode_delta(v)) for n, v in sorted(nodes.items()) if v != ZERO],
+        [(side_key, n, *encode_delta(v)) for n, v in ordered if v != ZERO],
     )
-    zero = [n for n, v in sorted(nodes.items()) if v == ZERO]
+    zero = [n for n, v in ordered if v == ZERO]
     if zero:
         conn.execute(f"DELETE FROM st_tree_nodes WHERE side_key = ?1 AND node IN ({_marks(2, len(zero))})",
                      (side_key, *zero))
@@ -453,7 +454,7 @@ def flows(conn: sqlite3.Connection, ledger: Ledger, b: int) -> tuple[int, int]:
     return moved[0], moved[1]
 
 
-def settle(conn: sqlite3.Connection, ledger: Ledger, block: int, sides: int = BOTH_SIDES) -> None:
+def settle(conn: sqlite3.Connection, ledger: Ledger, block: int, sides: int) -> None:
     """Bring the ``sides`` (bits IN_SIDE, OUT_SIDE) of the ledger to ``block`` (>=
     ledger.block, its last change, which becomes ``block``): what flowed in is
     available, what flowed out leaves committed, and the event rows that happened are
