@@ -251,9 +251,11 @@ def write_markdown(results: dict, meta: dict, md_path: str, out_dir: str) -> Non
         churn = _churn_line(runs, sizes)
         if churn:
             lines += ["", churn]
-    ab_path = os.path.join(out_dir, "ab.json")
-    if os.path.exists(ab_path):  # python -m bench.ab
-        with open(ab_path) as fh:
+    # python -m bench.ab: ab.json, then any run kept beside it (ab-py313.json: the same A/B
+    # on the Python of the Cartesi machine)
+    for ab_name in sorted((n for n in os.listdir(out_dir) if n.startswith("ab") and n.endswith(".json")),
+                          key=lambda n: (n != "ab.json", n)):
+        with open(os.path.join(out_dir, ab_name)) as fh:
             lines += [""] + ab_lines(json.load(fh))
     riscv_path = os.path.join(out_dir, "riscv64.json")
     if os.path.exists(riscv_path):  # python -m bench --riscv
@@ -356,7 +358,7 @@ def ab_lines(ab: dict) -> list[str]:
     """The section of ``python -m bench.ab``: router writes against an earlier commit."""
     m = ab["machine"]
     lines = [
-        f"## A/B: this commit against {ab['base']}, through the input router",
+        f"## A/B: this commit against {ab['base']}, through the input router (Python {m['python']})",
         "",
         f"`{ab['command']}` on {m['cpu']} ({m['cores']} cores), Python {m['python']}, SQLite {m['sqlite']},"
         f" commit {m['commit']}, {m['date']}; load average at the end {ab['loadavg_end'][0]:.1f}. Each side builds"
