@@ -28,6 +28,7 @@ from __future__ import annotations
 import sqlite3
 
 from streamable_token.migrations.m1_initial import statements
+from streamable_token.migrations.m5_ledger_state import _decode as _decode_v5  # version 5's three limbs, frozen there
 
 SQL = """
 CREATE TABLE st_side_events (
@@ -55,16 +56,6 @@ CREATE TABLE st_tree_nodes (
 _LIMB = 54
 _MASK = (1 << _LIMB) - 1
 _RANGE = 1 << (2 * _LIMB)
-
-
-def _signed(blob: bytes) -> int:
-    return int.from_bytes(blob, "big", signed=True)
-
-
-def _decode_v5(r0: int, r1: int, r2: int, c0: int, c1: int, c2: int, big: bytes | None) -> tuple[int, int]:
-    if big is not None:
-        return _signed(big[1 : 1 + big[0]]), _signed(big[1 + big[0] :])
-    return r0 + (r1 << _LIMB) + (r2 << 2 * _LIMB), c0 + (c1 << _LIMB) + (c2 << 2 * _LIMB)
 
 
 def _limbs(n: int) -> tuple[int, int]:
