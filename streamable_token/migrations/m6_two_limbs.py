@@ -28,7 +28,8 @@ from __future__ import annotations
 import sqlite3
 
 from streamable_token.migrations.m1_initial import statements
-from streamable_token.migrations.m5_ledger_state import _decode as _decode_v5  # version 5's three limbs, frozen there
+# version 5's three-limb decoding and the minimal two's complement of `big`, frozen there
+from streamable_token.migrations.m5_ledger_state import _blob, _decode as _decode_v5
 
 SQL = """
 CREATE TABLE st_side_events (
@@ -61,10 +62,6 @@ _RANGE = 1 << (2 * _LIMB)
 def _limbs(n: int) -> tuple[int, int]:
     m = -n if n < 0 else n
     return (-(m & _MASK), -(m >> _LIMB)) if n < 0 else (m & _MASK, m >> _LIMB)
-
-
-def _blob(n: int) -> bytes:
-    return n.to_bytes((n.bit_length() + 8) // 8, "big", signed=True)
 
 
 def _encode_v6(r: int, c: int) -> tuple:
