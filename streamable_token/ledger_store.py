@@ -178,12 +178,11 @@ def _ledger_at_sql(by: str, sides: tuple[int, ...], n: int) -> str:
         path = 3 + len(sides)
         sums = {}
         for which, side in enumerate(("in", "out")):
+            side_sql = SIDE_KEY_SQL.format(ledger_id="l.id", which=which)
             sums[which] = (
                 f"CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?2')}"
-                f" THEN CASE WHEN l.{side}_tree > 0"
-                f" THEN (SELECT {_SUMS} FROM ({_range_rows(SIDE_KEY_SQL.format(ledger_id='l.id', which=which), path, n)}))"
-                f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {SIDE_KEY_SQL.format(ledger_id='l.id', which=which)}"
-                f" AND block <= ?2) END END"
+                f" THEN CASE WHEN l.{side}_tree > 0 THEN (SELECT {_SUMS} FROM ({_range_rows(side_sql, path, n)}))"
+                f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {side_sql} AND block <= ?2) END END"
             )
         key, source = _LEDGER_BY[by]
         if len(set(sides)) == 1:  # the same sides of every account

@@ -421,12 +421,11 @@ class StreamableToken:
         block = _check_block(block)
         with self._atomic():
             row, _ = self._open_for_change(stream_id, caller, block, "both")
-            stream = row
             src, dst = self._parties(row, block, OUT_SIDE)  # the refund is a credit
             events = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
             ledger_store.add_events(self.conn, src, OUTGOING, events, -1)
             ledger_store.add_events(self.conn, dst, INCOMING, events, -1)
-            streamed = stream.streamed_at(block)
+            streamed = row.streamed_at(block)
             refund = row.amount - streamed
             src.committed -= refund
             src.available += refund
