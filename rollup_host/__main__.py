@@ -39,6 +39,7 @@ from .codec import (
 )
 from .deployment import deployment_options
 from .server import HostState, RollupHostServer, make_server, serve_in_thread
+from .web import attach as attach_web
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "db" / "dapp.sqlite"  # dapp.py's own default
@@ -143,7 +144,8 @@ def _wait_for_signal(stop: threading.Event, child: subprocess.Popen[bytes] | Non
 def _bind(args: argparse.Namespace) -> RollupHostServer | None:
     """The host, bound and listening; None (said in one line) when it cannot start."""
     try:
-        return make_server(args.host, args.port, **_host_options(args))
+        return attach_web(make_server(args.host, args.port, **_host_options(args)),
+                          web_dir=args.web, deployment=args.deployment)
     except ChainMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
     except OSError as exc:
@@ -363,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     host_opts.add_argument("--chain-file", help="file that keeps the chain (inputs, outputs, block) "
                                                 "across restarts (serve: none, memory only; up: "
                                                 "<db>.chain.jsonl beside the database)")
+    host_opts.add_argument("--web", metavar="DIR",
+                           help="serve the web page from DIR: GET / is DIR/index.html, GET /<file> "
+                                "a file under DIR (with --deployment also GET /deployment.json "
+                                "and POST /anvil, a proxy to the deployment's L1 node)")
     host_opts.add_argument("-v", "--verbose", action="store_true", help="log every request")
 
     parser = argparse.ArgumentParser(prog="python -m rollup_host", description=__doc__,

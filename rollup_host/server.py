@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
 from streamable_token.constants import PORTALS
@@ -57,6 +57,9 @@ from .codec import (
 )
 
 from .rpc import NodeApi  # noqa: E402 (after the codec imports it shares)
+
+if TYPE_CHECKING:
+    from .web import WebApp
 
 __all__ = [
     "HostConfig",
@@ -782,6 +785,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         handler = routes.get(path)
         if handler is None:
+            web = self.server.web  # the page's routes (rollup_host/web.py), if attached
+            if web is not None and (web.post(self, path, self._body, CORS_HEADERS)
+                                    if self.command == "POST" else web.get(self, path)):
+                return
             raise HostError(f"no route {self.command} {path}", status=404)
         handler(self)
 
@@ -792,7 +799,7 @@ class Handler(BaseHTTPRequestHandler):
         except InvalidField as exc:
             self._send(400, {"error": str(exc)})
         except HostError as exc:
-            cors = CORS_HEADERS if path.startswith(("/rpc", "/inspect/")) else ""
+            cors = CORS_HEADERS if path.startswith(("/rpc", "/inspect/", "/anvil")) else ""
             self._send(exc.status, {"error": str(exc)}, headers=cors)
         except ConnectionError:  # the peer went away (e.g. a killed DApp mid long-poll)
             self.close_connection = True
@@ -811,10 +818,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:  # noqa: N802
         """CORS preflight of a browser frontend: allowed for the node API (/rpc and
-        /inspect/<app>) only, so a web page cannot send JSON to /dev/* or the DApp's routes."""
+        /inspect/<app>) and the L1 proxy (/anvil) only, so a web page cannot send JSON to /dev/* or the DApp's routes."""
         self._body = self._read_body()
         path = urlsplit(self.path).path
-        self._send(204, headers=CORS_HEADERS if path == "/rpc" or path.startswith("/inspect/")
+        self._send(204, headers=CORS_HEADERS if path in ("/rpc", "/anvil") or path.startswith("/inspect/")
                    else "")
 
     @property
@@ -1039,6 +1046,7 @@ class RollupHostServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 64
+    web: WebApp | None = None  # the page's routes, set by rollup_host.web.attach
 
     def __init__(self, address: tuple[str, int], host: HostState) -> None:
         self.host = host
