@@ -74,6 +74,19 @@ fuzz: $(VENV)/.installed-fuzz
 
 include Makefile.l1
 
+# The web page (issue 28). `make web` bundles web/main.js with the pinned esbuild into
+# build/web/ (nothing generated is committed); `make app` starts the whole local stack
+# behind it (anvil + contracts, host serving the page, dapp.py, bridge): Ctrl-C stops all.
+# `make run` needs neither target, nor Node.js.
+.PHONY: web app
+web: l1-deps
+	node_modules/.bin/esbuild web/main.js --bundle --format=esm --minify --sourcemap \
+		--outfile=build/web/app.js --log-level=warning
+	cp web/index.html web/style.css build/web/
+
+app: $(VENV)/.installed-runtime l1-deps web
+	$(PY) -m l1.app
+
 # The Cartesi machine's riscv64 Python 3.13, emulated (qemu-user, Debian trixie; cached in .riscv/):
 # suite, README round trip and a recorded log native vs emulated. Needs root the first time.
 # bench-riscv: the HTTP loop with dapp.py emulated beside native, hub at 100,000 streams (~2 min).
