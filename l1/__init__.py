@@ -11,6 +11,7 @@ Modules, one concern each:
 - ``codec``: v2 input (``EvmAdvance``) and output (``Notice``/``Voucher``) encodings.
 - ``merkle``: the outputs Merkle tree, as ``LibMerkle32`` computes it (pure).
 - ``bridge``: InputBox events -> rollup host ``/dev/advance``; claims; voucher execution.
+- ``app``: ``make app``, the whole stack behind the web page (``Stack`` for tests).
 """
 
 from pathlib import Path

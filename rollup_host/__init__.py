@@ -7,6 +7,8 @@
 * ``child``: ``stop``, how a ``dapp.py`` started beside the host is stopped.
 * ``rpc``: ``NodeApi``, the Rollups node v2 JSON-RPC (``POST /rpc``) over the host's state.
 * ``deployment``: host options from a deployment JSON (``serve --deployment``).
+* ``web``: the web page's routes (``serve --web``): static files, ``/deployment.json``,
+  ``POST /anvil`` (a same-origin proxy to the L1 node).
 * ``python -m rollup_host``: ``serve``, ``up``, ``deposit``, ``send``, ``inspect``,
   ``outputs``, ``mine``, ``block``.
 """
