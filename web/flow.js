@@ -255,3 +255,31 @@ export function sampleBlocks(from, to, count) {
   }
   return blocks;
 }
+
+// --- the chart ---------------------------------------------------------------------------
+
+/**
+ * Pixel geometry of the balance chart: `points` are [block, balance] pairs (BigInt
+ * balances, exact), split at `nowBlock` into past and projected lines. Only pixel
+ * positions are numbers; balances are scaled in BigInt before becoming pixels.
+ */
+export function chartGeometry(points, nowBlock, { width = 640, height = 220, pad = 24, label = String } = {}) {
+  const first = points[0][0];
+  const last = points[points.length - 1][0];
+  let top = 0n;
+  for (const [, v] of points) if (v > top) top = v;
+  if (top === 0n) top = 1n;
+  const span = Math.max(1, last - first);
+  const x = (b) => pad + Math.round(((b - first) * (width - 2 * pad)) / span);
+  const y = (v) => height - pad - Number((v * BigInt(height - 2 * pad)) / top);
+  const past = points.filter(([b]) => b <= nowBlock).map(([b, v]) => [x(b), y(v)]);
+  const future = points.filter(([b]) => b >= nowBlock).map(([b, v]) => [x(b), y(v)]);
+  return {
+    width, height, past, future, nowX: x(Math.min(Math.max(nowBlock, first), last)),
+    labels: [
+      { x: pad, y: height - 6, text: `block ${first}` },
+      { x: width - pad, y: height - 6, text: `block ${last}`, anchor: "end" },
+      { x: pad, y: pad - 8, text: label(top) },
+    ],
+  };
+}
