@@ -24,8 +24,20 @@ dev: $(VENV)/.installed-dev
 # The L1 round-trip test needs npm packages; without npm it skips with a message.
 NPM := $(shell command -v npm 2>/dev/null)
 
-test: $(VENV)/.installed-dev $(VENV)/.installed-notebook $(if $(NPM),l1-deps)
+test: $(VENV)/.installed-dev $(VENV)/.installed-notebook $(if $(NPM),l1-deps) page-deps
 	$(PY) -m pytest -q tests
+
+# The web page's browser test drives Debian's chromium (never a downloaded browser): installed
+# with apt when missing and we are root; otherwise that one test skips and says why.
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: page-deps
+page-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium (apt) for the page's browser test"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      --no-install-recommends chromium >/dev/null || echo "chromium could not be installed"; \
+	  else echo "no $(CHROMIUM) and not root: the page's browser test will skip"; fi; fi
 
 # Simulation.ipynb: JupyterLab on port 8888 (make notebook); every cell headless (make notebook-test).
 $(VENV)/.installed-notebook: requirements-notebook.txt requirements.txt $(VENV)/.installed-dev

@@ -16,7 +16,8 @@ REQUIRED = ("@cartesi/rollups/out/Application.sol/Application.json",
             "@cartesi/cli/bin/run.js",
             "@cartesi/viem/package.json",
             "@cartesi/rpc/package.json",
-            "viem/package.json")
+            "viem/package.json",
+            "esbuild/package.json")
 
 
 def node_deps_installed():
