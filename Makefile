@@ -108,3 +108,4 @@ riscv-test: $(VENV)/.installed-dev
 
 bench-riscv: $(VENV)/.installed-bench
 	$(PY) -m bench --riscv
+include Makefile.machine
