@@ -16,7 +16,8 @@
 #   root.ext2  Debian trixie riscv64 Python 3.13 (extracted, no maintainer scripts), the
 #              DApp's requirements (pycryptodome cross-built from its PyPI sdist, requests
 #              from PyPI), dapp.py + db + streamable_token, our rollup HTTP shim over libcmt
-#              (machine/guest/rollup-shim.c), every .py compiled to .pyc (unchecked-hash)
+#              (machine/guest/rollup-shim.c), the do-nothing DApp of the cost baseline
+#              (machine/guest/noop_dapp.py), every .py compiled to .pyc (unchecked-hash)
 #   snapshot   the machine stored at its first yield: dapp.py waiting on POST /finish
 # Cached under MACHINE_CACHE (default /var/cache/streamable-token/machine), outside the
 # tree: each stage in a directory named by a hash of its inputs (tarballs, recipe files,
@@ -59,7 +60,7 @@ K_CMIO=$(hash_str "$(hash_of machine/cmio/*)" "$KVER" cmio-v1)
 K_ROOTBASE=$(hash_str "$SUITE" "$ROOT_PACKAGES" "$(hash_of requirements.txt)" rootbase-v1)
 K_INITRD=$(hash_str "$K_CMIO" "$K_ROOTBASE" "$KVER" "$(hash_of machine/guest/initramfs-init)" initrd-v1)
 APP_FILES=$(git ls-files dapp.py db streamable_token | grep -v '\.sqlite' | LC_ALL=C sort)
-K_APP=$(hash_str "$K_ROOTBASE" "$(hash_of $APP_FILES)" "$APP_FILES" "$(hash_of "$MACHINE_SRC/$GT_TAR" machine/cmio/cmio.h machine/guest/rollup-shim.c machine/guest/init)" "$ROOT_SIZE" app-v1)
+K_APP=$(hash_str "$K_ROOTBASE" "$(hash_of $APP_FILES)" "$APP_FILES" "$(hash_of "$MACHINE_SRC/$GT_TAR" machine/cmio/cmio.h machine/guest/rollup-shim.c machine/guest/init machine/guest/noop_dapp.py)" "$ROOT_SIZE" app-v1)
 BOOTARGS_EXTRA="${MACHINE_BOOTARGS:-quiet}"
 K_MACHINE=$(hash_str "$K_EMU" "$K_LINUX" "$K_INITRD" "$K_APP" "$RAM_LENGTH" "$BOOTARGS_EXTRA" "$(hash_of machine/build.sh)" machine-v1)
 
@@ -271,6 +272,7 @@ if stage_begin app "$K_APP"; then
     printf '%s\n' $APP_FILES | tar cf - -T - | tar xf - -C "$R/opt/dapp"
     cp machine/guest/init "$R/opt/machine/init"; chmod 755 "$R/opt/machine/init"
     cp "$DIR/shim/rollup-shim" "$R/opt/machine/rollup-shim"
+    cp machine/guest/noop_dapp.py "$R/opt/machine/noop_dapp.py"
     # trixie amd64 and riscv64 have the same Python (3.13.5): its bytecode is the guest's.
     # unchecked-hash: the guest never stats a source to validate its .pyc
     in_chroot "python3 -c 'import sys; assert sys.version_info[:2] == (3, 13), sys.version' && python3 -m compileall -q -j2 --invalidation-mode unchecked-hash -s $A/root -p / $A/root/usr/lib/python3.13 $A/root/usr/lib/python3 $A/root/usr/local/lib/python3.13 $A/root/opt/dapp" >&2
