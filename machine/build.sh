@@ -288,7 +288,6 @@ DIR="$MACHINE_DIR"; rm -rf "$DIR"; mkdir -p "$DIR"; STAGE_T=$(now); say "machine
 cp "$LINUX_BIN" "$DIR/image.bin"
 truncate -s 64M "$DIR/image.bin"
 cat "$INITRD" >> "$DIR/image.bin"
-cp "$ROOT_EXT2" "$DIR/root.ext2"
 INITRD_SIZE=$(stat -c %s "$INITRD")
 BOOTARGS="earlycon=sbi keep_bootcon console=hvc0 initrd=$INITRD_ADDR,$INITRD_SIZE rdinit=/init $BOOTARGS_EXTRA"
 M_IN="$CACHE_IN/machine-$K_MACHINE"
@@ -297,7 +296,7 @@ cat > "$DIR/env.sh" <<EOF
 eval \$(cd $EMU_IN && make -s --no-print-directory env)
 MACHINE_IN=$M_IN
 BOOT_ARGS=(--ram-image=$M_IN/image.bin --ram-length=$RAM_LENGTH --no-root-flash-drive
-           --flash-drive=label:root,data_filename:$M_IN/root.ext2 --no-bootargs
+           --flash-drive=label:root,data_filename:$CACHE_IN/app-$K_APP/root.ext2 --no-bootargs
            --append-bootargs="$BOOTARGS")
 EOF
 echo "$CHROOT" > "$DIR/chroot"
@@ -305,8 +304,17 @@ in_chroot "exec bash -c '. $M_IN/env.sh && cartesi-machine.lua \"\${BOOT_ARGS[@]
     tail -30 "$DIR/boot.log" >&2; say "the machine did not reach dapp.py's first /finish (log: $DIR/boot.log)"; exit 1; }
 grep -q "Manual yield rx-accepted" "$DIR/boot.log" || { tail -30 "$DIR/boot.log" >&2; say "no rx-accepted yield"; exit 1; }
 sed -n 's/^Cycles: //p' "$DIR/boot.log" | tail -1 > "$DIR/boot-mcycles"
-rm -f "$DIR/root.ext2"   # the snapshot holds the drive
 say "machine: first /finish at mcycle $(cat "$DIR/boot-mcycles"); stored in $(($(now) - STAGE_T)) s"
 touch "$DIR/.done"
+# older stages (other keys) go: the cache holds one machine (~0.6 GB) and its parts. The
+# stage directories never have anything mounted in them (only the chroot's /proc and /dev).
+for old in "$CACHE"/*/; do
+    old="${old%/}"
+    case "$old" in
+        */emu-$K_EMU | */linux-$K_LINUX | */cmio-$K_CMIO | */rootbase-$K_ROOTBASE | */initrd-$K_INITRD | \
+        */app-$K_APP | */machine-$K_MACHINE | */kdebs-$KVER | */bench) ;;
+        */emu-* | */linux-* | */cmio-* | */rootbase-* | */initrd-* | */app-* | */machine-*) rm -rf "$old" ;;
+    esac
+done
 say "done in $(($(now) - T0)) s"
 echo "$MACHINE_DIR"

@@ -218,7 +218,7 @@ class Machine:
     def _collect(self, work: Path, log: str, advances: list[Request], inspects: list[Request]) -> list[Result]:
         results: dict[object, Result] = {}
         current: object = None
-        base: Optional[int] = None
+        base: int = self.boot_mcycles  # the snapshot is at its first yield
         pending: Optional[str] = None
         for line in log.splitlines():
             m = re.match(r"Before input (\d+)", line)
