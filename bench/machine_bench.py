@@ -227,8 +227,10 @@ def markdown(r: dict) -> str:
              f"Python 3.13, RAM {r['ram_length']}; docs/machine.md), from a snapshot at its first /finish, "
              "through the rollup HTTP shim over libcmt. Databases built natively (streams of 1,000,000 blocks "
              "from traders into one hub account) and put on the machine's data drive. Each figure is the "
-             f"median of {r['rounds']} inputs, in millions of machine cycles (M); deterministic: a rerun gives "
-             "the same numbers. *Do-nothing DApp*: a Python loop that accepts every input and emits one notice "
+             f"median of {r['rounds']} inputs, in millions of machine cycles (M). The machine is deterministic: the same "
+             "snapshot and inputs give the same cycles; the databases are rebuilt natively on each run and "
+             "their SQLite page layout is not byte-for-byte the same, which moved single figures by up to "
+             "0.3 M between two runs of this benchmark. *Do-nothing DApp*: a Python loop that accepts every input and emits one notice "
              "(machine/guest/noop_dapp.py) through the same shim: the bare rollup loop's share.",
              "",
              "| input kind | do-nothing DApp | " + " | ".join(f"{n:,} streams" for n in sizes) + " |",
