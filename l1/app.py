@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,7 +41,7 @@ from .contracts import Contract, at
 from .deploy import DEFAULT_EPOCH_LENGTH, OFFICIAL_ADDRESSES, deploy_all, write_deployment
 from .up import port_free
 
-__all__ = ["Stack", "main", "TEST_ACCOUNTS", "TEST_TOKENS"]
+__all__ = ["Stack", "build_page", "main", "TEST_ACCOUNTS", "TEST_TOKENS"]
 
 TEST_ACCOUNTS = (1, 2, 3)   # anvil's mnemonic accounts that get test tokens at the start
 TEST_TOKENS = 1_000         # whole tokens each (times 10**decimals)
@@ -199,6 +200,22 @@ class Stack:
         except BaseException as exc:  # noqa: BLE001 (surfaced to the caller)
             self.bridge_errors.append(exc)
             self._log(f"bridge stopped: {exc!r}")
+
+
+def build_page(out: str | Path, minify: bool = True) -> Path:
+    """Bundle the page into ``out`` as ``make web`` does (the pinned esbuild from npm), for
+    the browser test and the page benchmark, which build their own copy."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = [str(REPO_ROOT / "node_modules" / ".bin" / "esbuild"), "web/main.js", "--bundle",
+               "--format=esm", f"--outfile={out / 'app.js'}", "--log-level=warning"]
+    done = subprocess.run(command + (["--minify"] if minify else []), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"esbuild failed ({done.returncode}): {done.stderr}")
+    for name in ("index.html", "style.css"):
+        shutil.copy(REPO_ROOT / "web" / name, out / name)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,14 @@ const POLL_MS = 250;          // how often the L1 block number is read
 const FRAME_MS = 50;          // a flowing figure steps every ~50 ms (Superfluid: 40–75)
 const INPUT_WAIT_POLLS = 960; // an input's outcome is polled this many times (4 min)
 const VOUCHER_POLLS = 8;      // with a voucher waiting, outputs are re-read every 8 polls (2 s)
+const ROWS_PER_PAGE = 100;    // stream rows shown at first, and added by "show more"
+const ACTIVITY_SHOWN = 200;   // newest activity items shown (the CSV has them all)
 
 const state = {
   deployment: null, api: null, wallet: null, account: null, connected: null,
   tokens: new Map(), block: null, secondsPerBlock: 1, blockArrivedAt: 0,
   processed: null, outputs: [], notices: [], streams: [], anchors: new Map(), l1: new Map(),
-  voucherExecuted: new Map(), chartToken: null, reload: true,
+  voucherExecuted: new Map(), chartToken: null, reload: true, rowLimit: ROWS_PER_PAGE,
 };
 
 function blockMs() {
@@ -138,6 +140,7 @@ async function onBlock(latest, reload) {
     });
   }
   view.renderBalances(cards);
+  if (cards.length && !performance.getEntriesByName("first-balance").length) performance.mark("first-balance");
   paintFrame(performance.now(), true);
   renderStreams(latest.number);
   if (changed || first || reload || latest.number % 5 === 0) {
@@ -179,8 +182,15 @@ function animate(now) {
   requestAnimationFrame(animate);
 }
 
+/** Streams still paying first, newest first: what a person looks for among many. */
+function streamOrder(block) {
+  const done = (s) => (["pending", "streaming"].includes(flow.statusAt(s, block)) ? 0 : 1);
+  return (x, y) => done(x) - done(y) || y.id - x.id;
+}
+
 function renderStreams(block) {
-  const rows = state.streams.map((s) => {
+  const shown = [...state.streams].sort(streamOrder(block)).slice(0, state.rowLimit);
+  const rows = shown.map((s) => {
     const incoming = sameAccount(s.receiver);
     const status = flow.statusAt(s, block);
     const streamed = flow.streamedAt(s, block);
@@ -196,7 +206,11 @@ function renderStreams(block) {
       status, canCancel: open && connected, canUpdate: open && connected && !incoming,
     };
   });
-  view.renderStreams(rows, { cancel: cancelStream, update: chooseUpdate });
+  view.renderStreams(rows, state.streams.length - rows.length, {
+    cancel: cancelStream,
+    update: chooseUpdate,
+    more: () => { state.rowLimit += ROWS_PER_PAGE; renderStreams(state.block.number); },
+  });
 }
 
 function activityItems() {
@@ -239,7 +253,8 @@ function describeNotice(n) {
 }
 
 function renderActivity() {
-  view.renderActivity(activityItems(), { execute: executeVoucher });
+  const items = activityItems();
+  view.renderActivity(items.slice(0, ACTIVITY_SHOWN), items.length - ACTIVITY_SHOWN, { execute: executeVoucher });
 }
 
 function renderChart() {
@@ -410,6 +425,39 @@ async function project(form) {
   }
 }
 
+// --- bench hook (`?bench`): what bench/page.py times inside the browser -----------------
+
+/**
+ * `frames(n)`: n frames as the page paints them (from the block's snapshot, O(tokens)).
+ * `naiveFrames(n)`: n frames recomputed from every stream, as a page without a snapshot
+ * would (O(streams)). `block(k)`: one re-render of the stream rows as at `k` blocks on, activity
+ * and chart. Each gives the milliseconds it took, over the same DOM.
+ */
+function installBenchHook() {
+  const timed = (fn) => { const t0 = performance.now(); fn(); return performance.now() - t0; };
+  window.__bench = {
+    streams: () => state.streams.length,
+    frames: (n) => timed(() => {
+      for (let i = 0; i < n; i += 1) paintFrame(state.blockArrivedAt + ((i * 7) % blockMs()), true);
+    }),
+    naiveFrames: (n) => timed(() => {
+      for (let i = 0; i < n; i += 1) {
+        for (const [token, a] of state.anchors) {
+          const streams = state.streams.filter((s) => s.token.toLowerCase() === token);
+          const next = flow.accountAt(a.snapshot, streams, state.account, a.snapshot.block + 1);
+          const value = flow.frameBalance(a.snapshot.balance, next.balance, (i * 7) % blockMs(), blockMs());
+          view.paintFlowing(token, flow.formatUnits(value, a.decimals, a.places), a.places, blockMs());
+        }
+      }
+    }),
+    block: (ahead) => ({
+      streams: timed(() => renderStreams(state.block.number + ahead)),
+      activity: timed(renderActivity),
+      chart: timed(renderChart),
+    }),
+  };
+}
+
 // --- start -----------------------------------------------------------------------------
 
 async function viewAccount(account) {
@@ -443,6 +491,9 @@ function voucherPending() {
 }
 
 async function poll() {
+  // Whether a poll is under way, and how many have ended: a test driving a fake clock
+  // waits for the page to be idle before it moves time.
+  document.body.dataset.polling = "1";
   try {
     const latest = await state.api.latestBlock();
     quietPolls += 1;
@@ -456,31 +507,39 @@ async function poll() {
   } catch (error) {
     fail(error);
   }
+  document.body.dataset.polls = String(Number(document.body.dataset.polls ?? 0) + 1);
+  document.body.dataset.polling = "0";
   setTimeout(poll, POLL_MS);
 }
 
-async function main() {
+async function start() {
   state.deployment = await loadDeployment();
   state.api = new NodeApi(state.deployment);
   await addToken(state.deployment.token);
-  document.querySelector("#connect").addEventListener("click", connect);
+}
+
+async function main() {
+  // Listeners first: a click while the deployment is still loading waits for it, not lost.
+  const ready = start();
+  const whenReady = (fn) => (...args) => ready.then(() => fn(...args)).catch(fail);
+  document.querySelector("#connect").addEventListener("click", whenReady(connect));
   document.querySelector("#lookup").addEventListener("submit", (e) => {
     e.preventDefault();
-    const text = document.querySelector("#lookup-account").value.trim();
-    try {
-      viewAccount(address(text, "account"));
-    } catch (error) {
-      fail(error);
-    }
+    ready.then(() => {
+      const text = document.querySelector("#lookup-account").value.trim();
+      return viewAccount(address(text, "account"));
+    }).catch(fail);
   });
   for (const form of document.querySelectorAll("form[data-action]")) {
-    form.addEventListener("submit", (e) => { e.preventDefault(); submit(form); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); whenReady(submit)(form); });
   }
-  document.querySelector("#projection").addEventListener("submit", (e) => { e.preventDefault(); project(e.target); });
+  document.querySelector("#projection").addEventListener("submit", (e) => { e.preventDefault(); whenReady(project)(e.target); });
   document.querySelector("#csv").addEventListener("click", () => view.download("activity.csv", csv()));
+  await ready;
   view.setTokenChoices([...state.tokens.values()]);
   const wanted = new URL(location.href).searchParams.get("account");
   if (wanted) await viewAccount(address(wanted, "account"));
+  if (new URL(location.href).searchParams.has("bench")) installBenchHook();
   requestAnimationFrame(animate);
   poll();
 }

@@ -22,15 +22,16 @@ export async function loadDeployment(base = "") {
 export class NodeApi {
   /**
    * `deployment` names the application; `base` is the node's origin ("" for the page's
-   * own); `l1Url` the L1 JSON-RPC (the devnet's /anvil beside the node by default).
+   * own); `l1Url` the L1 JSON-RPC: the deployment's `l1_rpc` if it names one, else the
+   * devnet's `/anvil` beside the node (as the Cartesi CLI's devnet serves it).
    */
-  constructor(deployment, { base = "", l1Url = `${base}/anvil` } = {}) {
+  constructor(deployment, { base = "", l1Url = deployment.l1_rpc ?? `${base}/anvil` } = {}) {
     this.deployment = deployment;
     this.application = getAddress(deployment.application);
     this.base = base;
-    const origin = typeof location === "undefined" ? "" : location.origin;
-    this.rollups = createCartesiPublicClient({ transport: http(`${origin}${base}/rpc`) });
-    this.l1 = createPublicClient({ transport: http(`${origin}${l1Url}`) });
+    const absolute = (url) => new URL(url, location.href).href;
+    this.rollups = createCartesiPublicClient({ transport: http(absolute(`${base}/rpc`)) });
+    this.l1 = createPublicClient({ transport: http(absolute(l1Url)) });
     this.tokenInfo = new Map();
   }
 

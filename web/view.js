@@ -105,31 +105,68 @@ export function paintFlowing(token, text, places, blockMs) {
   if (node.textContent !== text) node.textContent = text;
 }
 
-/** Stream rows: {id, direction, counterparty, rate, start, startDate, end, endDate, streamed, progress, percent, status, canCancel, canUpdate}. */
-export function renderStreams(rows, handlers) {
+const streamRows = new Map();  // stream id -> its <tr>, kept between blocks
+
+/** Stream rows: {id, direction, counterparty, rate, start, startDate, end, endDate, streamed,
+ * streamedWei, percent, progressCss, status, canCancel, canUpdate}. A row is built once and
+ * then only its moving cells change, so a block costs little with a thousand streams. */
+export function renderStreams(rows, hidden, handlers) {
   const body = $("#streams tbody");
-  body.replaceChildren(...rows.map((r) => {
-    const actions = el("td", {});
-    if (r.canCancel) actions.append(el("button", { class: "link", type: "button", onclick: () => handlers.cancel(r.id) }, "cancel"));
-    if (r.canUpdate) actions.append(el("button", { class: "link", type: "button", onclick: () => handlers.update(r.id) }, "update"));
-    return el("tr", { "data-stream-id": String(r.id), "data-status": r.status, "data-streamed": r.streamedWei },
-      el("td", {}, `#${r.id}`),
-      el("td", { class: r.direction === "in" ? "in" : "out" }, r.direction === "in" ? "← in" : "→ out"),
-      el("td", { class: "addr", title: r.counterparty }, short(r.counterparty)),
-      el("td", {}, r.rate),
-      el("td", {}, String(r.start), el("span", { class: "date" }, r.startDate)),
-      el("td", {}, String(r.end), el("span", { class: "date" }, r.endDate)),
-      el("td", { title: `${r.streamedWei} base units` }, r.streamed),
-      el("td", {}, r.percent, el("div", { class: "bar" }, el("i", { style: `width:${r.progressCss}` }))),
-      el("td", {}, el("span", { class: `status ${r.status}` }, r.status)),
-      actions);
-  }));
-  if (rows.length === 0) body.append(el("tr", {}, el("td", { colSpan: 10, class: "muted" }, "no streams")));
+  const wanted = rows.map((r) => {
+    const shape = [r.direction, r.counterparty, r.rate, r.start, r.startDate, r.end, r.endDate, r.canCancel, r.canUpdate].join("|");
+    let tr = streamRows.get(r.id);
+    if (!tr || tr.dataset.shape !== shape) {
+      tr = streamRow(r, handlers);
+      tr.dataset.shape = shape;
+      streamRows.set(r.id, tr);
+    }
+    if (tr.dataset.streamed !== r.streamedWei || tr.dataset.status !== r.status) {
+      tr.dataset.streamed = r.streamedWei;
+      tr.dataset.status = r.status;
+      const [streamed, progress, status] = tr.querySelectorAll(".moving");
+      streamed.textContent = r.streamed;
+      streamed.title = `${r.streamedWei} base units`;
+      progress.firstChild.textContent = r.percent;
+      progress.querySelector("i").style.width = r.progressCss;
+      status.className = `moving status ${r.status}`;
+      status.textContent = r.status;
+    }
+    return tr;
+  });
+  if (wanted.length === 0) {
+    body.replaceChildren(el("tr", {}, el("td", { colSpan: 10, class: "muted" }, "no streams")));
+    return;
+  }
+  if (hidden > 0) {
+    wanted.push(el("tr", { class: "more" }, el("td", { colSpan: 10 },
+      el("button", { class: "link", type: "button", onclick: handlers.more }, `show more (${hidden} not shown)`))));
+  }
+  const same = wanted.length === body.children.length && wanted.every((tr, i) => body.children[i] === tr
+    || (tr.className === "more" && body.children[i].className === "more" && tr.textContent === body.children[i].textContent));
+  if (!same) body.replaceChildren(...wanted);
+}
+
+function streamRow(r, handlers) {
+  const actions = el("td", {});
+  if (r.canCancel) actions.append(el("button", { class: "link", type: "button", onclick: () => handlers.cancel(r.id) }, "cancel"));
+  if (r.canUpdate) actions.append(el("button", { class: "link", type: "button", onclick: () => handlers.update(r.id) }, "update"));
+  return el("tr", { "data-stream-id": String(r.id) },
+    el("td", {}, `#${r.id}`),
+    el("td", { class: r.direction === "in" ? "in" : "out" }, r.direction === "in" ? "← in" : "→ out"),
+    el("td", { class: "addr", title: r.counterparty }, short(r.counterparty)),
+    el("td", {}, r.rate),
+    el("td", {}, String(r.start), el("span", { class: "date" }, r.startDate)),
+    el("td", {}, String(r.end), el("span", { class: "date" }, r.endDate)),
+    el("td", { class: "moving" }),
+    el("td", { class: "moving" }, "", el("div", { class: "bar" }, el("i", {}))),
+    el("td", {}, el("span", { class: "moving status" })),
+    actions);
 }
 
 /** Activity items: {block, text, voucher?: {index, state, canExecute}}. */
-export function renderActivity(items, handlers) {
-  $("#activity").replaceChildren(...items.map((item) => {
+export function renderActivity(items, older, handlers) {
+  const list = $("#activity");
+  list.replaceChildren(...items.map((item) => {
     const li = el("li", { "data-output-index": item.index === undefined ? undefined : String(item.index) },
       el("span", { class: "block" }, `block ${item.block}`), item.text);
     if (item.voucher) {
@@ -142,6 +179,7 @@ export function renderActivity(items, handlers) {
     }
     return li;
   }));
+  if (older > 0) list.append(el("li", { class: "muted" }, `… ${older} older (all of them are in the CSV)`));
 }
 
 /** The chart: `geometry` from flow.chartGeometry (pixel coordinates and labels). */
