@@ -99,6 +99,12 @@ web: l1-deps
 app: $(VENV)/.installed-runtime l1-deps web
 	$(PY) -m l1.app
 
+# The page's costs in chromium (load to first balance, a frame with 1,000 streams against a
+# page that recomputes every stream): a table, and bench/results/page.json.
+.PHONY: bench-page
+bench-page: $(VENV)/.installed-dev l1-deps page-deps
+	$(PY) -m bench.page
+
 # The Cartesi machine's riscv64 Python 3.13, emulated (qemu-user, Debian trixie; cached in .riscv/):
 # suite, README round trip and a recorded log native vs emulated. Needs root the first time.
 # bench-riscv: the HTTP loop with dapp.py emulated beside native, hub at 100,000 streams (~2 min).

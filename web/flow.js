@@ -260,26 +260,32 @@ export function sampleBlocks(from, to, count) {
 
 /**
  * Pixel geometry of the balance chart: `points` are [block, balance] pairs (BigInt
- * balances, exact), split at `nowBlock` into past and projected lines. Only pixel
- * positions are numbers; balances are scaled in BigInt before becoming pixels.
+ * balances, exact), split at `nowBlock` into past and projected lines, scaled between their
+ * lowest and highest balance so that a flow shows. Only pixel positions are numbers;
+ * balances are scaled in BigInt before becoming pixels.
  */
 export function chartGeometry(points, nowBlock, { width = 640, height = 220, pad = 24, label = String } = {}) {
   const first = points[0][0];
   const last = points[points.length - 1][0];
-  let top = 0n;
-  for (const [, v] of points) if (v > top) top = v;
-  if (top === 0n) top = 1n;
+  let top = points[0][1];
+  let bottom = points[0][1];
+  for (const [, v] of points) {
+    if (v > top) top = v;
+    if (v < bottom) bottom = v;
+  }
+  if (top === bottom) bottom = 0n;
+  const range = top - bottom || 1n;
   const span = Math.max(1, last - first);
   const x = (b) => pad + Math.round(((b - first) * (width - 2 * pad)) / span);
-  const y = (v) => height - pad - Number((v * BigInt(height - 2 * pad)) / top);
+  const y = (v) => height - pad - Number(((v - bottom) * BigInt(height - 2 * pad)) / range);
   const past = points.filter(([b]) => b <= nowBlock).map(([b, v]) => [x(b), y(v)]);
   const future = points.filter(([b]) => b >= nowBlock).map(([b, v]) => [x(b), y(v)]);
   return {
     width, height, past, future, nowX: x(Math.min(Math.max(nowBlock, first), last)),
     labels: [
-      { x: pad, y: height - 6, text: `block ${first}` },
-      { x: width - pad, y: height - 6, text: `block ${last}`, anchor: "end" },
+      { x: width / 2, y: height - 4, text: `block ${first} – ${last}`, anchor: "middle" },
       { x: pad, y: pad - 8, text: label(top) },
+      { x: pad, y: height - pad + 12, text: label(bottom) },
     ],
   };
 }

@@ -233,14 +233,16 @@ function activityItems() {
   return items.reverse();
 }
 
+const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
 function describeNotice(n) {
   const amount = (v) => `${human(n.token, BigInt(v))} ${symbolOf(n.token)}`;
   const who = (a) => (sameAccount(a) ? "you" : view.short(a));
   switch (n.event) {
     case "deposit": return `Deposited ${amount(n.amount)}`;
     case "withdrawal": return `Withdrew ${amount(n.amount)}`;
-    case "transfer": return `${who(n.sender)} sent ${amount(n.amount)} to ${who(n.receiver)}${n.spender ? ` (by ${who(n.spender)})` : ""}`;
-    case "approval": return `${who(n.owner)} allowed ${who(n.spender)} ${amount(n.amount)}`;
+    case "transfer": return `${capitalized(who(n.sender))} sent ${amount(n.amount)} to ${who(n.receiver)}${n.spender ? ` (by ${who(n.spender)})` : ""}`;
+    case "approval": return `${capitalized(who(n.owner))} allowed ${who(n.spender)} ${amount(n.amount)}`;
     case "stream_opened": return `Stream #${n.id} opened: ${amount(n.amount)} from ${who(n.sender)} to ${who(n.receiver)}, blocks ${n.start_block}–${n.end_block}`;
     case "stream_updated": return `Stream #${n.id} updated: ${amount(n.amount)} until block ${n.end_block}`;
     case "stream_canceled": {
@@ -266,7 +268,7 @@ function renderChart() {
   const streams = state.streams.filter((s) => s.token.toLowerCase() === token.toLowerCase());
   const firstBlock = Math.min(now, ...history.moves.map((m) => m.block), ...history.streams.map((s) => s.snapshots[0].block));
   const lastEnd = Math.max(now + 10, ...streams.map((s) => s.endBlock + 2));
-  const points = flow.sampleBlocks(Math.max(0, firstBlock - 1), lastEnd, 120).map((b) => [
+  const points = flow.sampleBlocks(firstBlock, lastEnd, 120).map((b) => [
     b, b >= now ? flow.accountAt(anchor.snapshot, streams, state.account, b).balance : flow.balanceFromHistory(history, b),
   ]);
   view.renderChart(flow.chartGeometry(points, now, { label: (v) => `${human(token, v, 2)} ${symbolOf(token)}` }));

@@ -70,3 +70,12 @@ test("blocks and times estimate each other", () => {
   assert.deepEqual(flow.sampleBlocks(0, 10, 6), [0, 2, 4, 6, 8, 10]);
   assert.deepEqual(flow.sampleBlocks(5, 5, 6), [5]);
 });
+
+test("the chart spans the lowest to the highest balance, past and projected split at now", () => {
+  const g = flow.chartGeometry([[0, 100n], [5, 200n], [10, 150n]], 5, { width: 120, height: 120, pad: 10 });
+  assert.deepEqual(g.past, [[10, 110], [60, 10]]);
+  assert.deepEqual(g.future, [[60, 10], [110, 60]]);
+  assert.equal(g.nowX, 60);
+  const flat = flow.chartGeometry([[0, 7n], [1, 7n]], 1, { width: 120, height: 120, pad: 10 });
+  assert.deepEqual(flat.past.map(([, y]) => y), [10, 10]);
+});
