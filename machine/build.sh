@@ -22,7 +22,9 @@
 # Cached under MACHINE_CACHE (default /var/cache/streamable-token/machine), outside the
 # tree: each stage in a directory named by a hash of its inputs (tarballs, recipe files,
 # the DApp's tracked files), reused until they change. Needs root to build (mmdebstrap,
-# chroot); without root and without a cached machine it exits 77 after saying why.
+# chroot); without root and without a cached machine it exits 77 after saying why, and so it
+# does with MACHINE_NO_BUILD=1 set whenever the machine is not cached (tests/test_machine.py
+# under a plain `make test`).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
@@ -53,14 +55,16 @@ for f in "$EMU_TAR" "$SBI_TAR" "$GT_TAR"; do
 done
 
 # --- keys: each stage's inputs ---------------------------------------------------------
+# A stage's recipe is its part of this script: bump the stage's "-vN" tag when it changes
+# (the machine's own key includes this whole script).
 K_CHROOT=$(hash_str "$SUITE" "$CHROOT_PACKAGES" chroot-v1)
 K_EMU=$(hash_str "$(hash_of "$MACHINE_SRC/$EMU_TAR")" emu-v1)
 K_LINUX=$(hash_str "$(hash_of "$MACHINE_SRC/$SBI_TAR" machine/opensbi.patch)" "$KVER" linux-v1)
 K_CMIO=$(hash_str "$(hash_of machine/cmio/*)" "$KVER" cmio-v1)
-K_ROOTBASE=$(hash_str "$SUITE" "$ROOT_PACKAGES" "$(hash_of requirements.txt)" rootbase-v1)
+K_ROOTBASE=$(hash_str "$SUITE" "$ROOT_PACKAGES" "$(hash_of requirements.txt)" rootbase-v2)
 K_INITRD=$(hash_str "$K_CMIO" "$K_ROOTBASE" "$KVER" "$(hash_of machine/guest/initramfs-init)" initrd-v1)
 APP_FILES=$(git ls-files dapp.py db streamable_token | grep -v '\.sqlite' | LC_ALL=C sort)
-K_APP=$(hash_str "$K_ROOTBASE" "$(hash_of $APP_FILES)" "$APP_FILES" "$(hash_of "$MACHINE_SRC/$GT_TAR" machine/cmio/cmio.h machine/guest/rollup-shim.c machine/guest/init machine/guest/noop_dapp.py)" "$ROOT_SIZE" app-v1)
+K_APP=$(hash_str "$K_ROOTBASE" "$(hash_of $APP_FILES)" "$APP_FILES" "$(hash_of "$MACHINE_SRC/$GT_TAR" machine/cmio/cmio.h machine/guest/rollup-shim.c machine/guest/init machine/guest/noop_dapp.py)" "$ROOT_SIZE" app-v2)
 BOOTARGS_EXTRA="${MACHINE_BOOTARGS:-quiet}"
 K_MACHINE=$(hash_str "$K_EMU" "$K_LINUX" "$K_INITRD" "$K_APP" "$RAM_LENGTH" "$BOOTARGS_EXTRA" "$(hash_of machine/build.sh)" machine-v1)
 
@@ -73,6 +77,10 @@ if [ -f "$MACHINE_DIR/.done" ]; then
     say "cached machine $MACHINE_DIR"
     echo "$MACHINE_DIR"
     exit 0
+fi
+if [ -n "${MACHINE_NO_BUILD:-}" ]; then
+    say "SKIP: no Cartesi machine cached under $MACHINE_CACHE for these inputs; \`make machine\` (or \`make machine-test\`) builds it (~8-10 min, root)"
+    exit 77
 fi
 if [ "$(id -u)" != 0 ]; then
     say "SKIP: building the Cartesi machine needs root (mmdebstrap, chroot); none cached under $MACHINE_CACHE"
@@ -154,6 +162,13 @@ APT_FRESH="$CHROOT/var/lib/apt/lists/.fresh"
 apt_lists() { # mmdebstrap empties the package lists: fetch them once per chroot
     [ -f "$APT_FRESH" ] || { in_chroot "apt-get update -q" >&2; touch "$APT_FRESH"; }
 }
+# Added to a chroot made before they were in the list (the chroot's key is its first list):
+# libarchive, which mke2fs loads to build the root drive from a tarball.
+CHROOT_EXTRA=libarchive13t64
+if ! in_chroot "dpkg -s $CHROOT_EXTRA >/dev/null 2>&1"; then
+    apt_lists
+    in_chroot "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $CHROOT_EXTRA" >&2
+fi
 
 # --- emulator -----------------------------------------------------------------------------
 EMU_IN="$CACHE_IN/emu-$K_EMU/src"
@@ -225,7 +240,7 @@ if stage_begin rootbase "$K_ROOTBASE"; then
     # need pydantic-core, which has no riscv64 wheel here; dapp.py never imports them (only the
     # host side and the tests do), so the root goes without them.
     grep -v -i -E '^(pycryptodome|eth-abi|eth-utils)==|^#|^$' requirements.txt > "$DIR/requirements-riscv64.txt"
-    python3 -m pip install -q --disable-pip-version-check --target "$DIR/wheelsite" --python-version 3.13 \
+    python3 -m pip install -q --disable-pip-version-check --no-compile --target "$DIR/wheelsite" --python-version 3.13 \
         --implementation cp --abi cp313 --platform manylinux_2_39_riscv64 --platform manylinux_2_28_riscv64 \
         --platform manylinux_2_17_riscv64 --platform manylinux2014_riscv64 --platform linux_riscv64 \
         --only-binary=:all: -r "$DIR/requirements-riscv64.txt" > "$DIR/pip.log" 2>&1 \
@@ -277,8 +292,10 @@ if stage_begin app "$K_APP"; then
     # unchecked-hash: the guest never stats a source to validate its .pyc
     in_chroot "python3 -c 'import sys; assert sys.version_info[:2] == (3, 13), sys.version' && python3 -m compileall -q -j2 --invalidation-mode unchecked-hash -s $A/root -p / $A/root/usr/lib/python3.13 $A/root/usr/lib/python3 $A/root/usr/local/lib/python3.13 $A/root/opt/dapp" >&2
     find "$R" -exec touch -h -d @1700000000 {} +
-    in_chroot "cd $A && E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -t ext2 -b 4096 -L root -U 6d616368-696e-6500-0000-000000000001 -E hash_seed=6d616368-696e-6500-0000-000000000002,root_owner=0:0 -d $A/root root.ext2 $ROOT_SIZE"
-    rm -rf "$DIR/gt" "$DIR/root"
+    # from a tarball (sorted names, fixed times) so that the drive is the same bytes on every
+    # build: mke2fs -d from a directory takes its readdir order and the files' ctimes
+    in_chroot "cd $A && tar -C root --sort=name --mtime=@1700000000 --numeric-owner -cf root.tar . && E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -t ext2 -b 4096 -L root -U 6d616368-696e-6500-0000-000000000001 -E hash_seed=6d616368-696e-6500-0000-000000000002,root_owner=0:0 -d $A/root.tar root.ext2 $ROOT_SIZE"
+    rm -rf "$DIR/gt" "$DIR/root" "$DIR/root.tar"
     stage_end app
 fi
 ROOT_EXT2="$CACHE/app-$K_APP/root.ext2"

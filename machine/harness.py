@@ -148,11 +148,13 @@ class Machine:
         self._mounted: list[str] = []
 
     @classmethod
-    def build(cls) -> "Machine":
+    def build(cls, only_cached: bool = False) -> "Machine":
         """machine/build.sh (cached: a hash of the inputs and nothing more). Raises
-        MachineUnavailable when it exits 77 (no root, no sources, nothing cached)."""
+        MachineUnavailable when it exits 77 (no root, no sources, nothing cached; or not
+        cached and ``only_cached``)."""
+        env = dict(os.environ, MACHINE_NO_BUILD="1") if only_cached else None
         proc = subprocess.run(["bash", str(REPO / "machine" / "build.sh")], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, env=env)
         if proc.returncode == 77:
             raise MachineUnavailable(proc.stderr.strip())
         if proc.returncode != 0:
