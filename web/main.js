@@ -19,7 +19,7 @@ const ACTIVITY_SHOWN = 200;   // newest activity items shown (the CSV has them a
 const state = {
   deployment: null, api: null, wallet: null, account: null, connected: null,
   tokens: new Map(), block: null, secondsPerBlock: 1, blockArrivedAt: 0,
-  processed: null, outputs: [], notices: [], streams: [], anchors: new Map(), l1: new Map(),
+  processed: null, outputs: [], notices: [], streams: [], anchors: new Map(),
   voucherExecuted: new Map(), chartToken: null, reload: true, rowLimit: ROWS_PER_PAGE,
 };
 
@@ -226,7 +226,6 @@ function activityItems() {
       items.push({
         index: o.index, block, text: `Voucher #${o.index}: ${human(o.token, o.amount)} ${symbolOf(o.token)} back to L1`,
         voucher: { state: stateText, canExecute: stateText === "executable" && Boolean(state.connected) },
-        csv: { event: "voucher", token: o.token, amount: o.amount.toString(), counterparty: "" },
       });
     }
   }
