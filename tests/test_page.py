@@ -18,6 +18,7 @@ condition under a generous deadline (a slow, shared machine).
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 from decimal import Decimal
@@ -299,6 +300,16 @@ def test_a_person_deposits_streams_updates_cancels_withdraws_and_executes(stack,
     assert _balance(stack, token, bob, seen["block"]) == 0
     b.shot("5-bob-executed")
     a.shot("6-alice-after")
+
+    # Bob's activity as CSV: exact base units, newest first.
+    with b.page.expect_download() as download:
+        b.page.click("#csv")
+    rows = list(csv.reader(open(download.value.path(), newline="")))
+    assert rows[0] == ["block", "output", "event", "token", "amount (base units)", "description"]
+    events = [r[2] for r in rows[1:]]
+    assert events[:2] == ["withdrawal", "voucher"] and events[-1] == "stream_opened", events
+    assert {"transfer", "stream_updated", "stream_canceled"} <= set(events), events
+    assert [r[4] for r in rows[1:3]] == [str(held), str(held)]
 
     # 9. What a page shows for a block is what the DApp answers for that block.
     for page, account in ((a, alice), (b, bob)):

@@ -217,7 +217,9 @@ function activityItems() {
   const items = [];
   for (const o of state.outputs) {
     if (o.kind === "notice" && o.notice && mentions(o.notice)) {
-      items.push({ index: o.index, block: o.notice.block, text: describeNotice(o.notice), notice: o.notice });
+      const n = o.notice;
+      items.push({ index: o.index, block: n.block, text: describeNotice(n), event: n.event, token: n.token ?? "",
+                   amount: n.amount ?? n.streamed ?? "" });
     } else if (o.kind === "voucher" && sameAccount(o.to)) {
       const executed = Boolean(o.executed) || state.voucherExecuted.get(o.index) === true;
       const stateText = executed ? "executed" : o.proven ? "executable" : "waiting for the claim";
@@ -225,6 +227,7 @@ function activityItems() {
       const block = withdrawal?.notice?.block ?? "";
       items.push({
         index: o.index, block, text: `Voucher #${o.index}: ${human(o.token, o.amount)} ${symbolOf(o.token)} back to L1`,
+        event: "voucher", token: o.token, amount: o.amount.toString(),
         voucher: { state: stateText, canExecute: stateText === "executable" && Boolean(state.connected) },
       });
     }
@@ -399,10 +402,8 @@ async function executeVoucher(index) {
 }
 
 function csv() {
-  const rows = [["block", "output", "event", "text"]];
-  for (const item of activityItems()) {
-    rows.push([item.block, item.index, item.notice?.event ?? "voucher", item.text]);
-  }
+  const rows = [["block", "output", "event", "token", "amount (base units)", "description"]];
+  for (const item of activityItems()) rows.push([item.block, item.index, item.event, item.token, item.amount, item.text]);
   return rows.map((r) => r.map((c) => `"${String(c).replaceAll('"', '""')}"`).join(",")).join("\n") + "\n";
 }
 
