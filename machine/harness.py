@@ -248,20 +248,37 @@ class Machine:
                     if status == "accept" and current != "query":
                         base = cycles  # a reject or an inspect is reverted
                 pending = None
+        # the files, grouped by input in one pass over the directory
+        files: dict[tuple, list[tuple[int, Path]]] = {}
+        for p in work.iterdir():
+            m = (re.fullmatch(r"(output|rejected-output)-(\d+)-input-(\d+)\.bin", p.name))
+            if m:
+                files.setdefault((m.group(1), int(m.group(3))), []).append((int(m.group(2)), p))
+                continue
+            m = re.fullmatch(r"input-(\d+)-report-(\d+)\.bin", p.name)
+            if m:
+                files.setdefault(("report", int(m.group(1))), []).append((int(m.group(2)), p))
+                continue
+            m = re.fullmatch(r"query-report-(\d+)\.bin", p.name)
+            if m:
+                files.setdefault(("report", "query"), []).append((int(m.group(1)), p))
+
+        def read(key) -> list[bytes]:
+            return [p.read_bytes() for _, p in sorted(files.get(key, []))]
+
         out: list[Result] = []
         for r in advances:
             res = results.get(r.index)
             if res is None:
                 raise RuntimeError(f"input {r.index} has no final yield in the log:\n{log[-3000:]}")
-            prefix = "output" if res.status == "accept" else "rejected-output"
-            res.outputs = _numbered(work, rf"{prefix}-(\d+)-input-{r.index}\.bin")
-            res.reports = _numbered(work, rf"input-{r.index}-report-(\d+)\.bin")
+            res.outputs = read(("output" if res.status == "accept" else "rejected-output", r.index))
+            res.reports = read(("report", r.index))
             out.append(res)
         for _ in inspects:
             res = results.get("query")
             if res is None:
                 raise RuntimeError(f"the query has no final yield in the log:\n{log[-3000:]}")
-            res.reports = _numbered(work, r"query-report-(\d+)\.bin")
+            res.reports = read(("report", "query"))
             out.append(res)
         return out
 
@@ -282,12 +299,6 @@ class Machine:
 
 class MachineUnavailable(Exception):
     pass
-
-
-def _numbered(work: Path, pattern: str) -> list[bytes]:
-    rx = re.compile(pattern)
-    found = sorted((int(m.group(1)), p) for p in work.iterdir() if (m := rx.fullmatch(p.name)))
-    return [p.read_bytes() for _, p in found]
 
 
 # ------------------------------------------------------------------------ natively
@@ -330,13 +341,18 @@ class _Host(BaseHTTPRequestHandler):
             return self._send(202, None)
         return self._send(404, {"error": "no such route"})
 
+    def setup(self) -> None:
+        super().setup()
+        # one segment per answer and no Nagle: a header write and a body write apart wait
+        # ~40 ms for the delayed ACK on every call
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _send(self, status: int, body) -> None:
         raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        head = (f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n")
+        self.wfile.write(head.encode() + raw)
+        self.wfile.flush()
 
 
 class _NativeServer(ThreadingHTTPServer):
@@ -375,13 +391,16 @@ def run_native(requests: list[Request], python: str = sys.executable, db_dir: Op
     tmp = tempfile.mkdtemp(prefix="machine-native-")
     db = os.path.join(db_dir or tmp, "dapp.sqlite")
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    proc = subprocess.Popen([python, str(REPO / "dapp.py"), "--db", db, "--url", url], cwd=str(REPO),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = os.path.join(tmp, "dapp.log")
+    with open(log_path, "wb") as log:  # a file, not a pipe nobody reads while it runs
+        proc = subprocess.Popen([python, str(REPO / "dapp.py"), "--db", db, "--url", url], cwd=str(REPO),
+                                stdout=subprocess.DEVNULL, stderr=log)
     try:
         if not server.done.wait(timeout):
             raise RuntimeError("native dapp.py did not finish the requests")
         if proc.poll() is not None:
-            raise RuntimeError(f"native dapp.py exited: {proc.stderr.read().decode()[-2000:]}")
+            with open(log_path, "rb") as fh:
+                raise RuntimeError(f"native dapp.py exited: {fh.read().decode()[-2000:]}")
     finally:
         proc.kill()
         proc.wait()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from machine.harness import ERC20_PORTAL, Machine, MachineUnavailable, Request, run_native
@@ -51,9 +52,11 @@ def kind_of(sender: str, payload: bytes) -> str:
         return "deposit"
     try:
         op = json.loads(payload).get("op")
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, RecursionError):  # the hostile corpus nests deep
         return "malformed"
-    return str(op) if op else "malformed"
+    if not isinstance(op, str) or not re.fullmatch(r"[a-z_]{1,32}", op):
+        return "unknown-op"  # a hostile op name is no kind to print
+    return op
 
 
 def percentile(values: list[int], q: float) -> float:
