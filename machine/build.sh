@@ -98,34 +98,9 @@ if ! command -v mmdebstrap >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >&2
 fi
 
-# The Debian mirror: the first main-archive URI of the machine's own apt sources (as
-# riscv/setup.sh finds it). MACHINE_MIRROR overrides it.
-MIRROR="${MACHINE_MIRROR:-$(python3 - <<'PYEOF'
-import glob, re
-uris = []
-for path in sorted(glob.glob("/etc/apt/sources.list") + glob.glob("/etc/apt/sources.list.d/*.list")
-                   + glob.glob("/etc/apt/sources.list.d/*.sources")):
-    try:
-        text = open(path).read()
-    except OSError:
-        continue
-    if path.endswith(".sources"):
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M))
-            if "deb" in fields.get("Types", "").split() and fields.get("Enabled", "yes") != "no":
-                suites = fields.get("Suites", "").split()
-                uris += [(u, suites) for u in fields.get("URIs", "").split()]
-    else:
-        for line in text.splitlines():
-            parts = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-            if len(parts) >= 3 and parts[0] == "deb":
-                uris.append((parts[1], [parts[2]]))
-for uri, suites in uris:
-    if uri.rstrip("/").endswith("/debian") and not any(s.endswith("-security") for s in suites):
-        print(uri)
-        break
-PYEOF
-)}"
+# The Debian mirror of the machine's own apt sources (riscv/debian_mirror.py, shared with
+# riscv/setup.sh). MACHINE_MIRROR overrides it.
+MIRROR="${MACHINE_MIRROR:-$(python3 "$REPO/riscv/debian_mirror.py")}"
 [ -n "$MIRROR" ] || { say "no Debian main archive in /etc/apt/sources.list*; set MACHINE_MIRROR"; exit 1; }
 
 # --- the build chroot ---------------------------------------------------------------------

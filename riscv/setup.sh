@@ -16,7 +16,7 @@ cd "$ROOT"
 SUITE=trixie
 PY=python3.13
 REQS=(riscv/requirements.txt requirements.txt)
-KEY="$(cat riscv/setup.sh "${REQS[@]}" | sha256sum | cut -c1-16)"
+KEY="$(cat riscv/setup.sh riscv/debian_mirror.py "${REQS[@]}" | sha256sum | cut -c1-16)"
 BASE="$ROOT/.riscv"
 DIR="$BASE/$KEY"
 ROOTFS="$DIR/rootfs"
@@ -57,34 +57,9 @@ if ! host_tools; then
     cross_cc_links || { say "riscv64-linux-gnu-gcc still cannot link a program"; exit 1; }
 fi
 
-# The Debian mirror: the first main-archive URI of the machine's own apt sources
-# (deb822 .sources or one-line .list). RISCV_MIRROR overrides it.
-MIRROR="${RISCV_MIRROR:-$(python3 - <<'PYEOF'
-import glob, re
-uris = []
-for path in sorted(glob.glob("/etc/apt/sources.list") + glob.glob("/etc/apt/sources.list.d/*.list")
-                   + glob.glob("/etc/apt/sources.list.d/*.sources")):
-    try:
-        text = open(path).read()
-    except OSError:
-        continue
-    if path.endswith(".sources"):
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M))
-            if "deb" in fields.get("Types", "").split() and fields.get("Enabled", "yes") != "no":
-                suites = fields.get("Suites", "").split()
-                uris += [(u, suites) for u in fields.get("URIs", "").split()]
-    else:
-        for line in text.splitlines():
-            parts = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-            if len(parts) >= 3 and parts[0] == "deb":
-                uris.append((parts[1], [parts[2]]))
-for uri, suites in uris:
-    if uri.rstrip("/").endswith("/debian") and not any(s.endswith("-security") for s in suites):
-        print(uri)
-        break
-PYEOF
-)}"
+# The Debian mirror of the machine's own apt sources (riscv/debian_mirror.py).
+# RISCV_MIRROR overrides it.
+MIRROR="${RISCV_MIRROR:-$(python3 "$ROOT/riscv/debian_mirror.py")}"
 if [ -z "$MIRROR" ]; then
     say "no Debian main archive found in /etc/apt/sources.list*; set RISCV_MIRROR"
     exit 1
