@@ -408,6 +408,21 @@ static int do_output(int fd, const char *path, const char *body, size_t len) {
     return respond_str(fd, status, answer);
 }
 
+/* reads what the peer sends into `in` (room for `want` more bytes first); -1 once it closed or erred */
+static int recv_more(int fd, buf_t *in, size_t want) {
+    buf_reserve(in, want);
+    for (;;) {
+        ssize_t r = recv(fd, in->p + in->len, in->cap - in->len, 0);
+        if (r > 0) {
+            in->len += (size_t) r;
+            return 0;
+        }
+        if (!(r < 0 && errno == EINTR)) {
+            return -1;
+        }
+    }
+}
+
 /* one connection: requests until the peer closes or errs */
 static void serve(int fd) {
     buf_t in = {0};
@@ -417,15 +432,9 @@ static void serve(int fd) {
             if (in.len > MAX_HEAD) {
                 goto done;
             }
-            buf_reserve(&in, 65536);
-            ssize_t r = recv(fd, in.p + in.len, in.cap - in.len, 0);
-            if (r <= 0) {
-                if (r < 0 && errno == EINTR) {
-                    continue;
-                }
+            if (recv_more(fd, &in, 65536) < 0) {
                 goto done;
             }
-            in.len += (size_t) r;
         }
         size_t head_len = (size_t) (head_end - in.p) + 4;
         /* request line */
@@ -441,15 +450,9 @@ static void serve(int fd) {
             }
         }
         while (in.len < head_len + body_len) {
-            buf_reserve(&in, head_len + body_len - in.len);
-            ssize_t r = recv(fd, in.p + in.len, in.cap - in.len, 0);
-            if (r <= 0) {
-                if (r < 0 && errno == EINTR) {
-                    continue;
-                }
+            if (recv_more(fd, &in, head_len + body_len - in.len) < 0) {
                 goto done;
             }
-            in.len += (size_t) r;
         }
         const char *body = in.p + head_len;
         int rc;
