@@ -11,7 +11,8 @@ of streams), ``naiveFrames(n)`` recomputes every frame from every stream, ``bloc
 re-renders the stream rows as at k blocks on, the activity and the chart. Load to first balance is the
 page's own ``performance.mark("first-balance")``, from navigation start.
 
-Prints a table and writes ``bench/results/page.json``. Needs npm packages (``make l1-deps``),
+Prints a table and writes ``bench/results/page.json`` (``python -m bench --report-only`` puts it in
+``bench/RESULTS.md``). Needs npm packages (``make l1-deps``),
 playwright and ``/usr/bin/chromium`` (``make page-deps``).
 """
 from __future__ import annotations

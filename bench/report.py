@@ -261,6 +261,16 @@ def write_markdown(results: dict, meta: dict, md_path: str, out_dir: str) -> Non
     if os.path.exists(riscv_path):  # python -m bench --riscv
         with open(riscv_path) as fh:
             lines += [""] + riscv_lines(json.load(fh))
+    machine_path = os.path.join(out_dir, "machine.json")
+    if os.path.exists(machine_path):  # make machine-bench: its section, as it writes it
+        from bench.machine_bench import markdown as machine_markdown
+        with open(machine_path) as fh:
+            lines += ["", machine_markdown(json.load(fh)).rstrip("\n")]
+    page_path = os.path.join(out_dir, "page.json")
+    if os.path.exists(page_path):  # make bench-page
+        from bench.page import table as page_table
+        with open(page_path) as fh:
+            lines += ["", "## The web page in chromium (`make bench-page`)", "", page_table(json.load(fh))]
     with open(md_path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 
