@@ -32,6 +32,12 @@ EXCLUDED=(
     --ignore=tests/test_subscriptions_example.py
     # runs natively in step 2, driving the emulated interpreter
     --ignore=tests/test_riscv64.py
+    # the web page's stack and browser (anvil, node, esbuild, chromium: amd64 host tools a
+    # person's machine runs, never the Cartesi machine); its math runs in node on shared
+    # vectors (tests/test_page_flow.py, kept here)
+    --ignore=tests/test_page.py --ignore=tests/test_app_stack.py
+    # the real Cartesi machine, driven from the host (make machine-test runs it natively)
+    --ignore=tests/test_machine.py
 )
 
 VENV="$(bash riscv/setup.sh)"
