@@ -1,11 +1,12 @@
 """A host DApp that embeds the installed ``streamable_token`` wheel (see README "Embedding").
 
-Run it with any Python that has the wheel installed: ``python host_dapp.py [db path]``.
+Run it with any Python that has the wheel installed: ``python host_dapp.py [DB]``.
 It prints one JSON line; ``tests/test_wheel.py`` runs it in a fresh venv outside the
 repository, so it must only use what the wheel installs.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import sys
@@ -32,5 +33,19 @@ def main(path: str) -> dict:
     }
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: one optional database path (``--help`` is help, never a path)."""
+    parser = argparse.ArgumentParser(prog="python examples/host_dapp.py",
+                                     description=__doc__.strip().split("\n\n")[0])
+    parser.add_argument("db", nargs="?", default=":memory:",
+                        help="SQLite database file the engine writes (default: :memory:, nothing on disk)")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1] if len(sys.argv) > 1 else ":memory:")))
+    try:
+        print(json.dumps(main(parse_args().db)))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head`: quiet, as a shell command killed by the pipe
+        sys.stdout = None
+        sys.exit(141)

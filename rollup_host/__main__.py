@@ -4,7 +4,8 @@
 the other commands are a client for a running host (``--url`` or ``$ROLLUP_HOST_URL``).
 Results are printed decoded: JSON payloads as JSON, ERC-20 transfer vouchers as
 ``transfer(to, amount)``. The exit code is 1 when the input or inspect was rejected,
-2 when the host could not be reached or refused the request.
+2 when the host could not be reached or refused the request. Amounts are base units
+unless ``--decimals`` says how to read (``send``, ``deposit``) or show (``inspect``) them.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import requests
 
+from streamable_token.rollup import inspect as inspect_routes
+from streamable_token.rollup.ops import SCHEMAS
 from streamable_token.rollup.router import committed_input_key, input_key
+
+from . import cli
+from .amounts import human_lines, op_in_base_units, parse_amount
 
 from .chain_file import ChainMismatch
 from .child import stop as stop_child
@@ -70,10 +77,12 @@ def format_advance(result: dict[str, Any]) -> list[str]:
     """Human lines for an advance/deposit result or a ``/dev/outputs`` entry."""
     lines = [f"input #{result['input_index']} {result['status']} "
              f"(block {result.get('block_number')}, from {result.get('msg_sender')})"]
-    for notice in result.get("notices", []):
-        lines.append(f"  notice #{notice['index']}: {_show(decode_payload(notice['payload']))}")
-    for voucher in result.get("vouchers", []):
-        lines.append("  " + format_voucher(voucher))
+    # In output-index order, as the DApp emitted them (v2: one index space for both kinds).
+    outputs = sorted([(n["index"], 0, n) for n in result.get("notices", [])]
+                     + [(v["index"], 1, v) for v in result.get("vouchers", [])], key=lambda o: o[:2])
+    for _index, kind, output in outputs:
+        lines.append(f"  notice #{output['index']}: {_show(decode_payload(output['payload']))}" if kind == 0
+                     else "  " + format_voucher(output))
     for report in result.get("reports", []):
         lines.append(f"  report: {_show(decode_payload(report['payload']))}")
     if result.get("exception_payload") is not None:
@@ -81,14 +90,18 @@ def format_advance(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_inspect(result: dict[str, Any]) -> list[str]:
-    """Reports pretty-printed (they are the answer), status line on top."""
+def format_inspect(result: dict[str, Any], decimals: int | None = None) -> list[str]:
+    """Reports pretty-printed (they are the answer), status line on top; with ``decimals``
+    each amount in base units also as a human amount (``# 1.5``) at the end of its line."""
     lines = [f"inspect {result['status']} "
              f"(after {result.get('processed_input_count')} inputs)"]
     for report in result.get("reports", []):
         value = decode_payload(report["payload"])
-        lines.append(json.dumps(value, indent=2, ensure_ascii=False)
-                     if isinstance(value, (dict, list)) else _show(value))
+        if isinstance(value, (dict, list)):
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+            lines.append(text if decimals is None else human_lines(text, decimals))
+        else:
+            lines.append(_show(value))
     if result.get("exception_payload") is not None:
         lines.append(f"exception: {_show(decode_payload(result['exception_payload']))}")
     return lines
@@ -98,7 +111,8 @@ def _print_result(args: argparse.Namespace, result: dict[str, Any], inspect: boo
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print("\n".join(format_inspect(result) if inspect else format_advance(result)))
+        print("\n".join(format_inspect(result, getattr(args, "decimals", None)) if inspect
+                        else format_advance(result)))
     return 0 if result.get("status") == "accepted" else EXIT_REJECTED
 
 
@@ -227,22 +241,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     return child.returncode or 0
 
 
-def parse_amount(text: str, decimals: int | None, flag: str = "--amount") -> int:
-    """Base units from ``text``: a whole number, or with ``decimals`` a human amount such
-    as ``1.5`` (exact: no float, no more fraction digits than the token has)."""
-    whole, dot, fraction = text.partition(".")
-    digits = whole + fraction
-    if not (digits.isascii() and digits.isdigit()) or not whole or (dot and not fraction):
-        raise ValueError(f"{flag}: {text!r} is not an amount (digits, with --decimals one '.' allowed)")
-    if decimals is None:
-        if dot:
-            raise ValueError(f"{flag}: {text!r} has a fraction; give base units, or the token's --decimals")
-        return int(whole)
-    if decimals < 0 or len(fraction) > decimals:
-        raise ValueError(f"{flag}: {text!r} has more fraction digits than --decimals {decimals}")
-    return int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
-
-
 def chain_and_database_disagree(host: HostState, db: Path) -> str | None:
     """Why the kept chain and the DApp's database cannot go on together, or None.
 
@@ -277,10 +275,39 @@ def cmd_deposit(args: argparse.Namespace, client: HostClient) -> int:
     return _print_result(args, result, inspect=False)
 
 
-def cmd_send(args: argparse.Namespace, client: HostClient) -> int:
+def _refuse_bare_fraction(text: str) -> None:
+    raise ValueError(f"payload: {text} is a bare number; amounts are strings: put it in quotes, \"{text}\"")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise ValueError(f"payload: the key {key!r} appears more than once")
+    return dict(pairs)
+
+
+def send_payload(args: argparse.Namespace) -> bytes:
+    """The bytes ``send`` posts: the JSON argument as typed, or ``--hex`` decoded; with
+    ``--decimals`` the op's amounts (by the op schemas) turned from human text to base units."""
     if (args.hex is None) == (args.payload is None):
         raise InvalidField("payload", None, "exactly one of a JSON argument or --hex")
-    payload = from_hex(args.hex) if args.hex is not None else args.payload.encode("utf-8")
+    if args.hex is not None:
+        if args.decimals is not None:
+            raise ValueError("--decimals reads the amounts of a JSON op, not of --hex bytes")
+        return from_hex(args.hex)
+    if args.decimals is None:
+        return args.payload.encode("utf-8")
+    try:
+        op = json.loads(args.payload, parse_float=_refuse_bare_fraction, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"payload: with --decimals it must be a JSON op ({err})") from None
+    return json.dumps(op_in_base_units(op, args.decimals), separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def cmd_send(args: argparse.Namespace, client: HostClient) -> int:
+    payload = send_payload(args)
     result = client.advance(args.sender, payload, block=args.block)
     return _print_result(args, result, inspect=False)
 
@@ -290,7 +317,10 @@ def cmd_inspect(args: argparse.Namespace, client: HostClient) -> int:
 
 
 def cmd_outputs(args: argparse.Namespace, client: HostClient) -> int:
-    results = client.outputs(args.from_)
+    if args.from_deprecated is not None:
+        print("warning: outputs --from is now --from-input (--from is an address in every other command)",
+              file=sys.stderr)
+    results = client.outputs(args.from_deprecated if args.from_deprecated is not None else args.from_input)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -312,19 +342,87 @@ def cmd_block(args: argparse.Namespace, client: HostClient) -> int:
 # ---------------------------------------------------------------------- parser
 
 
-SEND_EPILOG = """ops (JSON, amounts as decimal strings of base units, the caller is --from):
-  {"op":"transfer","token":T,"receiver":R,"amount":"1000"}
-  {"op":"open_stream","token":T,"receiver":R,"amount":"1000","duration":100,"start_block":N?}
-  {"op":"cancel_stream","stream_id":1}
-  {"op":"update_stream","stream_id":1,"amount":"2000"?,"end_block":N?}
-  {"op":"withdraw","token":T,"amount":"500"}
-  {"op":"batch","ops":[op, ...]}
+# What a placeholder in the help's op lines stands for, by field name (then by kind).
+_PLACEHOLDERS = {"token": "T", "receiver": "R", "sender": "A", "spender": "S", "owner": "O",
+                 "duration": "100", "stream_id": "1", "start_block": "N", "end_block": "N", "ops": "[op, ...]"}
+_KIND_PLACEHOLDERS = {"address": "A", "amount": '"1000"', "uint": '"1000"', "int": "N", "ops": "[op, ...]"}
 
-example (Alice sends Bob 1000 base units of token T):
-  T=0x1111111111111111111111111111111111111111
-  ALICE=0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa BOB=0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB
-  python -m rollup_host send --from $ALICE '{"op":"transfer","token":"'$T'","receiver":"'$BOB'","amount":"1000"}'
-"""
+OP_NOTES = {
+    "transfer": "moves the caller's available funds to receiver",
+    "open_stream": "streams amount to receiver over duration blocks from start_block (default the "
+                   "input's block); with sender, the caller opens it as that account's operator, "
+                   "on its allowance",
+    "cancel_stream": "the sender or the receiver stops a stream; what is not streamed goes back",
+    "update_stream": "the sender changes the total amount and/or the end block of a stream",
+    "withdraw": "a voucher pays amount out on L1 (to the caller)",
+    "approve": "sets what spender may take of the caller's token (\"0\" revokes)",
+    "transfer_from": "the caller (spender) moves owner's funds to receiver, on its allowance",
+    "batch": "ops run in order in one input, all or nothing (no batch inside)",
+}
+
+ROUTE_NOTES = {
+    "balance": "balance, available and committed of an account",
+    "stream": "one stream: status, streamed so far",
+    "streams": "an account's streams (role=incoming|outgoing|all; after=<last id> for the next page)",
+    "token": "a token's deposited, withdrawn and total supply",
+    "tokens": "every token with its totals",
+    "holders": "the accounts holding a token, a page at a time",
+    "allowance": "what spender may take of owner's token",
+    "state-hash": "a hash of the whole state",
+}
+
+
+def op_line(name: str, schema: dict) -> str:
+    """``{"op":"transfer","token":T,...}`` for the help, ``?`` after optional fields."""
+    fields = [f'"op":"{name}"']
+    for field, (kind, required) in schema.items():
+        value = _PLACEHOLDERS.get(field, _KIND_PLACEHOLDERS.get(kind, "V"))
+        if kind in ("amount", "uint"):
+            value = '"1000"'
+        fields.append(f'"{field}":{value}' + ("" if required else "?"))
+    return "{" + ",".join(fields) + "}"
+
+
+def route_line(name: str, route: Any) -> str:
+    """``balance/<token>/<account>[/<block>]`` (and its query keys) for the help."""
+    positional, optional = list(route[0]), list(route[1])
+    path = "/".join([name] + [f"<{p}>" for p in positional]) + ("[/<block>]" if "block" in optional else "")
+    query = [key for key in optional if key != "block"]
+    return path + ("[?" + "&".join(f"{key}=" for key in query) + "]" if query else "")
+
+
+def send_epilog() -> str:
+    """Every op of the DApp's table with its fields, from the op schemas themselves."""
+    lines = ["ops (JSON; amounts are decimal strings of base units, or with --decimals D human",
+             "amounts such as \"1.5\"; the caller is --from; ? marks an optional field):"]
+    for name, schema in SCHEMAS.items():
+        lines.append(f"  {op_line(name, schema)}")
+        if name in OP_NOTES:
+            lines += textwrap.wrap(OP_NOTES[name], 88, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    lines += ["", "example (Alice sends Bob 1000 base units of token T, then 1.5 tokens of 18 decimals):",
+              "  T=0x1111111111111111111111111111111111111111",
+              "  ALICE=0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa BOB=0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB",
+              "  python -m rollup_host send --from $ALICE "
+              "'{\"op\":\"transfer\",\"token\":\"'$T'\",\"receiver\":\"'$BOB'\",\"amount\":\"1000\"}'",
+              "  python -m rollup_host send --from $ALICE --decimals 18 "
+              "'{\"op\":\"transfer\",\"token\":\"'$T'\",\"receiver\":\"'$BOB'\",\"amount\":\"1.5\"}'"]
+    return "\n".join(lines) + "\n"
+
+
+def inspect_epilog() -> str:
+    """Every inspect route of the DApp's table, and the JSON form."""
+    lines = ["routes (a figure that moves with the block is given at <block>, or at the block of",
+             "the last input):"]
+    for name, route in inspect_routes.ROUTES.items():
+        lines.append(f"  {route_line(name, route)}")
+        if name in ROUTE_NOTES:
+            lines += textwrap.wrap(ROUTE_NOTES[name], 88, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    lines += ["  JSON form of any route, its fields by name:",
+              '      {"route":"balance","token":T,"account":A,"block":N}',
+              "",
+              "example (Bob's balance of token T, with amounts also read at 18 decimals):",
+              "  python -m rollup_host inspect --decimals 18 balance/$T/$BOB"]
+    return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -400,18 +498,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
     p = command("send", "send an advance input (a JSON op) from an address", [client_opts],
-                epilog=SEND_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                epilog=send_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--from", dest="sender", required=True, help="sender address (msg_sender)")
     p.add_argument("payload", nargs="?", help="JSON op, sent as UTF-8 bytes (ops below)")
     p.add_argument("--hex", help="raw 0x-hex payload instead of JSON")
+    p.add_argument("--decimals", type=int, help="the token's decimals: the op's amounts are human amounts "
+                                                "(\"1.5\"), sent in base units (default: base units)")
     p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
-    p = command("inspect", "inspect the DApp state (read-only)", [client_opts])
-    p.add_argument("payload", help="route such as 'balance/<token>/<account>[/<block>]', "
-                                   "'stream/<id>[/<block>]', or JSON")
+    p = command("inspect", "inspect the DApp state (read-only)", [client_opts],
+                epilog=inspect_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("payload", help="a route (below), as a path or as JSON")
+    p.add_argument("--decimals", type=int, help="also show each amount as a human amount at these decimals "
+                                                "(default: base units only)")
 
     p = command("outputs", "list finished inputs with their notices, vouchers and reports", [client_opts])
-    p.add_argument("--from", dest="from_", type=int, default=0, help="first input index (default 0)")
+    p.add_argument("--from-input", dest="from_input", type=int, default=0, metavar="INDEX",
+                   help="first input index (default 0)")
+    p.add_argument("--from", dest="from_deprecated", type=int, default=None, help=argparse.SUPPRESS)
 
     p = command("mine", "advance the block number (inputs are the DApp's only clock)", [client_opts])
     p.add_argument("blocks", type=int, nargs="?", default=1, help="how many blocks (default 1)")
@@ -457,4 +561,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)
