@@ -35,20 +35,24 @@ class Unauthorized(StreamError):
 class InsufficientFunds(StreamError):
     """The account's available balance does not cover the amount."""
 
-    def __init__(self, account: str, needed: int, available: int, block: int) -> None:
+    def __init__(self, account: str, needed: int, available: int, block: int, token: str | None = None) -> None:
         self.account, self.needed, self.available, self.block = account, needed, available, block
+        self.token = token
+        of = "" if token is None else f" of token {token}"
         super().__init__(
-            f"insufficient funds: {account} has {available} available at block {block}, needs {needed}"
+            f"insufficient funds: {account} has {available}{of} available at block {block}, needs {needed}"
         )
 
 
 class InsufficientAllowance(StreamError):
     """The spender's allowance from the owner does not cover the amount."""
 
-    def __init__(self, owner: str, spender: str, needed: int, allowance: int) -> None:
+    def __init__(self, owner: str, spender: str, needed: int, allowance: int, token: str | None = None) -> None:
         self.owner, self.spender, self.needed, self.allowance = owner, spender, needed, allowance
+        self.token = token
+        of = "" if token is None else f" of token {token}"
         super().__init__(
-            f"insufficient allowance: {owner} allows {spender} {allowance}, needs {needed}"
+            f"insufficient allowance: {owner} allows {spender} {allowance}{of}, needs {needed}"
         )
 
 

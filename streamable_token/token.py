@@ -91,7 +91,7 @@ def _check_amount(value: Any, field: str = "amount") -> int:
 
 
 def _check_block(value: Any, field: str = "block") -> int:
-    return _check_int(field, value, 0, MAX_BLOCK, f"an integer block number in 0..{MAX_BLOCK}")
+    return _check_int(field, value, 0, MAX_BLOCK, "an integer block number in 0..2^62")
 
 
 class StreamableToken:
@@ -136,16 +136,16 @@ class StreamableToken:
 
     # --- ledgers ------------------------------------------------------------------
 
-    def _payer(self, found: Optional[tuple[Ledger, int, int]], account: bytes, block: int,
+    def _payer(self, found: Optional[tuple[Ledger, int, int]], token: bytes, account: bytes, block: int,
                needed: int, sides: int = IN_SIDE) -> tuple[Ledger, int, int]:
-        """``found`` (a lookup of the account's ledger) with its ``sides`` (the incoming
-        one at least: it decides what is available) settled to ``block``, or a refusal
-        unless the account has ``needed`` available there."""
+        """``found`` (a lookup of the account's ``token`` ledger) with its ``sides`` (the
+        incoming one at least: it decides what is available) settled to ``block``, or a
+        refusal naming the token unless the account has ``needed`` available there."""
         if found is None:
-            raise InsufficientFunds(checksum(account), needed, 0, block)
+            raise InsufficientFunds(checksum(account), needed, 0, block, checksum(token))
         self._settle(found[0], block, sides | IN_SIDE)
         if found[0].available < needed:
-            raise InsufficientFunds(checksum(account), needed, found[0].available, block)
+            raise InsufficientFunds(checksum(account), needed, found[0].available, block, checksum(token))
         return found
 
     def _payer_and_payee(
@@ -158,7 +158,7 @@ class StreamableToken:
         found_payer, found_payee = ledger_store.ledgers_at(
             self.conn, token, (payer, payee), block, (payer_sides | IN_SIDE, payee_sides)
         )
-        src, token_id, payer_id = self._payer(found_payer, payer, block, needed, payer_sides)
+        src, token_id, payer_id = self._payer(found_payer, token, payer, block, needed, payer_sides)
         if found_payee is not None:
             dst, _, payee_id = found_payee
             self._settle(dst, block, payee_sides)
@@ -200,7 +200,7 @@ class StreamableToken:
             if deposited - withdrawn + amount > MAX_UINT256:
                 raise InvalidInput(
                     "amount", amount, f"at most {MAX_UINT256 - (deposited - withdrawn)} so that"
-                    " the token's total supply stays within uint256"
+                    f" the total supply of token {checksum(t)} stays within uint256"
                 )
             ledger.available += amount
             ledger_store.store_ledger(self.conn, ledger)
@@ -213,7 +213,7 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger, token_id, _ = self._payer(ledger_store.ledger_at(self.conn, t, a, block, IN_SIDE), a, block, amount)
+            ledger, token_id, _ = self._payer(ledger_store.ledger_at(self.conn, t, a, block, IN_SIDE), t, a, block, amount)
             ledger.available -= amount
             ledger_store.store_ledger(self.conn, ledger)
             deposited, withdrawn = store.load_token_totals(self.conn, token_id)
@@ -279,7 +279,7 @@ class StreamableToken:
         ids = self._allowance_ids(token, owner, spender)
         allowed = 0 if ids is None else store.load_allowance(self.conn, *ids)
         if allowed < amount:
-            raise InsufficientAllowance(checksum(owner), checksum(spender), amount, allowed)
+            raise InsufficientAllowance(checksum(owner), checksum(spender), amount, allowed, checksum(token))
         assert ids is not None
         if allowed != MAX_UINT256:
             store.store_allowance(self.conn, *ids, allowed - amount)
@@ -348,7 +348,7 @@ class StreamableToken:
             raise InvalidInput("receiver", checksum(r), "an account other than the sender")
         amount = _check_amount(amount)
         block = _check_block(block)
-        duration = _check_int("duration", duration, 1, MAX_BLOCK, "a whole number of blocks >= 1")
+        duration = _check_int("duration", duration, 1, MAX_BLOCK, "a whole number of blocks in 1..2^62")
         start_block = _check_block(start_block, "start_block")
         if start_block < block:
             raise InvalidInput("start_block", start_block, f">= the current block {block}")
@@ -381,7 +381,7 @@ class StreamableToken:
     def _open_for_change(self, stream_id: Any, caller: Any, block: int, parties: str) -> tuple[Stream, Optional[int]]:
         """Load a stream that ``caller`` may change at ``block``, or refuse why not; with
         the caller's account id when it acts as the stream's operator (else None)."""
-        _check_int("stream_id", stream_id, 1, MAX_ID, "a positive integer stream id")
+        _check_int("stream_id", stream_id, 1, MAX_ID, "a stream id in 1..2^63-1")
         c = checksum(parse_address(caller, "caller"))
         row = store.load_stream(self.conn, stream_id)
         if row is None:
@@ -478,7 +478,7 @@ class StreamableToken:
                 self._spend_allowance(parse_address(row.token, "token"), parse_address(row.sender, "sender"),
                                       parse_address(caller, "caller"), increase)
             if increase > src.available:
-                raise InsufficientFunds(row.sender, increase, src.available, block)
+                raise InsufficientFunds(row.sender, increase, src.available, block, row.token)
             old = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
             new = segment_events(seg_start, end, rate, remainder)
             for ledger, which in ((src, OUTGOING), (dst, INCOMING)):
@@ -534,7 +534,7 @@ class StreamableToken:
         return None if found is None else found[0].block
 
     def get_stream(self, stream_id: int) -> Stream:
-        _check_int("stream_id", stream_id, 1, MAX_ID, "a positive integer stream id")
+        _check_int("stream_id", stream_id, 1, MAX_ID, "a stream id in 1..2^63-1")
         stream = store.load_stream(self.conn, stream_id)
         if stream is None:
             raise UnknownStream(stream_id)
@@ -559,7 +559,7 @@ class StreamableToken:
         if role not in ROLES:
             raise InvalidInput("role", role, "one of incoming, outgoing, all")
         limit = _check_int("limit", limit, 1, 1000, "an integer in 1..1000")
-        after_id = _check_int("after", after_id, 0, MAX_ID, "a stream id >= 0")
+        after_id = _check_int("after", after_id, 0, MAX_ID, "a stream id in 0..2^63-1")
         if active_at is not None:
             _check_block(active_at, "active_at")
         account_id = store.find_account(self.conn, parse_address(account, "account"))

@@ -171,7 +171,8 @@ def test_errors_name_the_real_field_and_say_missing():
     with pytest.raises(InvalidInput) as err:
         parse_command(b'{"op":"withdraw","token":"%s","amount":1.5}' % TOKEN.encode())
     assert (err.value.field, str(err.value)) == (
-        "amount", "invalid amount: got 1.5, expected an integer (amounts as decimal strings); no fractions or exponents")
+        "amount", "invalid amount: got 1.5, expected a whole number of base units as a decimal string in quotes,"
+                  ' like "1000" (no fractions or exponents)')
     with pytest.raises(InvalidInput) as err:
         parse_command(op(op="open_stream", token=TOKEN, receiver=ALICE, amount="5"))
     assert (err.value.field, str(err.value)) == ("duration", "missing field 'duration': open_stream requires duration")

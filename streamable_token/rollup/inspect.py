@@ -91,12 +91,23 @@ def parse(payload: bytes, default_block: int, routes: Optional[dict] = None) -> 
     return route, fields
 
 
+_INT_EXPECTED = {
+    "block": "a block number in 0..2^62",
+    "active_at": "a block number in 0..2^62",
+    "id": "a stream id in 1..2^63-1",
+    "after": "the next_after of the previous page, an integer in 0..2^63-1",
+    "limit": "an integer in 1..1000",
+}
+"""What each integer field of the built-in routes accepts, said when one is not an
+integer at all (the engine then checks the range, in the same words)."""
+
+
 def _int(key: str, value: Any) -> int:
     if type(value) is int and value >= 0:
         return value
     if isinstance(value, str) and _INT.fullmatch(value):
         return int(value)
-    raise InvalidInput(key, value, "a non-negative integer")
+    raise InvalidInput(key, value, _INT_EXPECTED.get(key, "a non-negative integer"))
 
 
 def answer(engine: StreamableToken, payload: bytes, last_block: int, routes: Optional[dict] = None) -> dict:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from streamable_token.addresses import parse_address
 from streamable_token.constants import MAX_BLOCK, MAX_UINT256
 from streamable_token.errors import InvalidInput
+from streamable_token.rollup.json_position import malformed_at
 
 MAX_INT = MAX_BLOCK
 MAX_PAYLOAD = 64 * 1024
@@ -62,12 +63,12 @@ SCHEMAS: dict[str, Schema] = {
         "token": ("address", True),
         "receiver": ("address", True),
         "amount": ("amount", True),
-        "duration": ("int", True),
+        "duration": ("positive", True),
         "start_block": ("int", False),
         "sender": ("address", False),
     },
-    "cancel_stream": {"stream_id": ("int", True)},
-    "update_stream": {"stream_id": ("int", True), "amount": ("amount", False), "end_block": ("int", False)},
+    "cancel_stream": {"stream_id": ("positive", True)},
+    "update_stream": {"stream_id": ("positive", True), "amount": ("amount", False), "end_block": ("int", False)},
     "withdraw": {"token": ("address", True), "amount": ("amount", True)},
     "approve": {"token": ("address", True), "spender": ("address", True), "amount": ("uint", True)},
     "transfer_from": {
@@ -161,7 +162,8 @@ def load_json(payload: bytes) -> Any:
     """Decode UTF-8 JSON strictly (no floats, NaN, -0, huge integers, duplicate keys),
     within a size and a nesting limit. Every refusal reads the same on every Python:
     none quotes the json module's own messages, which change between versions (3.13
-    reports a trailing comma as such, at the comma; 3.11 at the bracket after it)."""
+    reports a trailing comma as such, at the comma; 3.11 at the bracket after it): a
+    malformed text is located by :func:`malformed_json`."""
     if len(payload) > MAX_PAYLOAD:
         raise InvalidInput("payload", f"{len(payload)} bytes", f"at most {MAX_PAYLOAD} bytes")
     try:
@@ -174,10 +176,29 @@ def load_json(payload: bytes) -> Any:
         return _DECODER.decode(text)
     except (json.JSONDecodeError, RecursionError):  # RecursionError: only below MAX_DEPTH if the
         # process's recursion limit were set absurdly low; refused all the same
-        raise InvalidInput("payload", "malformed JSON", "valid JSON") from None
+        pass
+    raise malformed_json(text)
+
+
+def malformed_json(text: str) -> InvalidInput:
+    """The refusal of JSON ``text`` that does not parse: where it goes wrong (line,
+    column, byte) and why, found by :func:`json_position.malformed_at`, never by the json
+    module's own words or positions."""
+    found = malformed_at(text)
+    where = "malformed JSON" if found is None else found.describe()
+    err = InvalidInput("payload", where, "valid JSON")
+    err.args = (f"invalid payload: {where}; expected valid JSON",)
+    return err
+
+
+AMOUNT_IN_QUOTES = 'a whole number of base units as a decimal string in quotes, like "1000"'
 
 
 def _amount(field: str, value: Any) -> int:
+    if type(value) is int:  # a bare JSON number (bool is not int here)
+        if value >= 0:
+            raise InvalidInput(field, value, f'a decimal string: put the amount in quotes, "{value}"')
+        raise InvalidInput(field, value, f"{AMOUNT_IN_QUOTES} (no sign)")
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         raise InvalidInput(field, value, "a decimal string like \"1000\" (no sign, spaces, leading zeros)")
     amount = int(value)
@@ -195,7 +216,14 @@ def _uint(field: str, value: Any) -> int:
 
 def _int(field: str, value: Any) -> int:
     if type(value) is not int or not 0 <= value <= MAX_INT:
-        raise InvalidInput(field, value, f"a JSON integer in 0..{MAX_INT}")
+        raise InvalidInput(field, value, "a JSON integer in 0..2^62")
+    return value
+
+
+def _positive(field: str, value: Any) -> int:
+    """A count or an id: as ``int``, 0 excluded (a duration of 0 blocks, stream id 0)."""
+    if type(value) is not int or not 1 <= value <= MAX_INT:
+        raise InvalidInput(field, value, "a JSON integer in 1..2^62")
     return value
 
 
@@ -210,6 +238,7 @@ KINDS: dict[str, Callable[[str, Any, dict], Any]] = {
     "amount": lambda field, value, table: _amount(field, value),
     "uint": lambda field, value, table: _uint(field, value),
     "int": lambda field, value, table: _int(field, value),
+    "positive": lambda field, value, table: _positive(field, value),
     "ops": _ops,
 }
 """Field kind -> parser ``(field, value, op table) -> value``. A schema naming any other
@@ -251,6 +280,8 @@ def parse_op(obj: Any, nested: bool = False, table: Optional[dict] = None) -> Op
                 raise InvalidInput.missing(field, f"{name} requires {field}")
             continue
         value = obj[field]
+        if kind in ("amount", "uint") and isinstance(value, BadNumber):
+            raise InvalidInput(field, value, f"{AMOUNT_IN_QUOTES} (no fractions or exponents)")
         refuse_bad_number(field, value)
         fields[field] = KINDS[kind](field, value, table)
     if name == "update_stream" and "amount" not in fields and "end_block" not in fields:

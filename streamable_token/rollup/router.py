@@ -248,8 +248,8 @@ class Router:
     def register_op(self, name: str, schema: Schema, handler: Callable[["Call", dict], list[Output]]) -> None:
         """Add a host DApp's op beside the built-in ones. Its payload is
         ``{"op": name, <fields>}``, parsed by ``schema`` (``{field: (kind, required)}``,
-        kinds ``address``, ``amount``, ``uint``, ``int``, ``ops``); ``handler(call, fields)`` runs in
-        the input's transaction (``call.conn``) and returns the outputs. A name already
+        kinds ``address``, ``amount``, ``uint``, ``int`` (0..2^62), ``positive`` (1..2^62),
+        ``ops``); ``handler(call, fields)`` runs in the input's transaction (``call.conn``) and returns the outputs. A name already
         taken is refused: no op can replace another."""
         if name in self.ops:
             raise ValueError(f"op {name!r} is already registered")

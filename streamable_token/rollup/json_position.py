@@ -1,0 +1,204 @@
+"""Where malformed JSON goes wrong, the same on every Python.
+
+The json module's messages and positions differ between versions (3.13 reports a trailing
+comma at the comma, 3.11 at the bracket after it), so a report that quoted them would read
+differently in CI (3.11) and in the Cartesi machine (3.13). :func:`malformed_at` finds the
+place itself, by one rule: the first character that no valid JSON text could have there
+(every character before it is a prefix of some valid text), or the end of the text when it
+stops too early. It accepts what ``json.loads`` accepts (``NaN``, ``Infinity`` and
+``-Infinity`` included; no control characters inside strings) and runs only once a payload
+was refused, in one pass without recursion.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Optional
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_STRING_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+_DIGITS = re.compile(r"[0-9]*")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ESCAPES = frozenset('"\\/bfnrtu')
+_LITERALS = {"t": "true", "f": "false", "n": "null", "N": "NaN", "I": "Infinity"}
+
+# what the parser expects next
+_VALUE, _VALUE_OR_CLOSE, _KEY, _KEY_OR_CLOSE, _COLON, _AFTER = range(6)
+_WANTED = {
+    _VALUE: "a value",
+    _VALUE_OR_CLOSE: "a value or ']'",
+    _KEY: "a key in double quotes",
+    _KEY_OR_CLOSE: "a key in double quotes or '}'",
+    _COLON: "':'",
+}
+
+
+class Malformed(NamedTuple):
+    """Where and why: ``offset`` in characters from 0, ``line`` and ``column`` from 1
+    (columns count characters), ``byte`` the offset in the UTF-8 payload, and ``what``."""
+
+    offset: int
+    line: int
+    column: int
+    byte: int
+    what: str
+
+    def describe(self) -> str:
+        return f"malformed JSON at line {self.line}, column {self.column} (byte {self.byte}): {self.what}"
+
+
+def show(char: str) -> str:
+    """A character as a report shows it: printable ASCII quoted, anything else as U+XXXX
+    (never ``repr``, whose idea of printable follows the Python's Unicode version)."""
+    code = ord(char)
+    if 0x20 <= code < 0x7F:
+        return f"'{char}'" if char != "'" else '"\'"'
+    return f"U+{code:04X}"
+
+
+def malformed_at(text: str) -> Optional[Malformed]:
+    """Where ``text`` stops being JSON, or None if it is one valid JSON value."""
+    found = _scan(text)
+    if found is None:
+        return None
+    offset, what = found
+    newline = text.rfind("\n", 0, offset)
+    return Malformed(offset, text.count("\n", 0, offset) + 1, offset - newline,
+                     len(text[:offset].encode("utf-8", "surrogatepass")), what)
+
+
+def _unexpected(text: str, i: int, wanted: str) -> tuple[int, str]:
+    if i >= len(text):
+        return i, f"the text ends where {wanted} was expected"
+    char = text[i]
+    hint = ""
+    if char == "'":
+        hint = " (JSON strings and keys take double quotes)"
+    elif char == "/":
+        hint = " (JSON has no comments)"
+    elif char in "}]" and text[:i].rstrip(" \t\n\r").endswith(","):
+        hint = " (a trailing comma)"
+    return i, f"{show(char)} where {wanted} was expected{hint}"
+
+
+def _scan(text: str) -> Optional[tuple[int, str]]:
+    n = len(text)
+    stack: list[str] = []
+    state = _VALUE
+    i = 0
+    while True:
+        i = _WHITESPACE.match(text, i).end()
+        if state == _AFTER:
+            if not stack:
+                if i == n:
+                    return None
+                return i, f"{show(text[i])} after the end of the JSON value (one value per payload)"
+            close = "}" if stack[-1] == "{" else "]"
+            if i < n and text[i] == ",":
+                state = _KEY if close == "}" else _VALUE
+                i += 1
+            elif i < n and text[i] == close:
+                stack.pop()
+                i += 1
+            else:
+                return _unexpected(text, i, f"',' or '{close}'")
+            continue
+        if state == _COLON:
+            if i < n and text[i] == ":":
+                state, i = _VALUE, i + 1
+                continue
+            return _unexpected(text, i, "':'")
+        if i >= n:
+            return _unexpected(text, i, _WANTED[state])
+        char = text[i]
+        if state in (_KEY, _KEY_OR_CLOSE):
+            if char == "}" and state == _KEY_OR_CLOSE:
+                stack.pop()
+                state, i = _AFTER, i + 1
+                continue
+            if char != '"':
+                return _unexpected(text, i, _WANTED[state])
+            found = _string(text, i)
+            if isinstance(found, tuple):
+                return found
+            state, i = _COLON, found
+            continue
+        # a value is expected
+        if char == "]" and state == _VALUE_OR_CLOSE:
+            stack.pop()
+            state, i = _AFTER, i + 1
+            continue
+        if char in "{[":
+            stack.append(char)
+            state, i = (_KEY_OR_CLOSE if char == "{" else _VALUE_OR_CLOSE), i + 1
+            continue
+        if char == '"':
+            found = _string(text, i)
+        elif char == "-" or "0" <= char <= "9":
+            found = _number(text, i)
+        elif char in _LITERALS:
+            found = _literal(text, i, _LITERALS[char])
+        else:
+            return _unexpected(text, i, _WANTED[state])
+        if isinstance(found, tuple):
+            return found
+        state, i = _AFTER, found
+
+
+def _string(text: str, i: int) -> int | tuple[int, str]:
+    """The offset after the string opening at ``i``, or where it goes wrong."""
+    n = len(text)
+    i += 1
+    while True:
+        i = _STRING_PLAIN.match(text, i).end()
+        if i >= n:
+            return i, "the text ends inside a string (no closing '\"')"
+        char = text[i]
+        if char == '"':
+            return i + 1
+        if char != "\\":
+            return i, f"{show(char)} inside a string (control characters must be escaped)"
+        if i + 1 >= n:
+            return i + 1, "the text ends inside an escape"
+        escape = text[i + 1]
+        if escape not in _ESCAPES:
+            return i + 1, f"{show(escape)} after '\\' (escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"
+        i += 2
+        if escape == "u":
+            for k in range(i, i + 4):
+                if k >= n:
+                    return k, "the text ends inside a \\u escape"
+                if text[k] not in _HEX:
+                    return k, f"{show(text[k])} in a \\u escape (4 hex digits)"
+            i += 4
+
+
+def _number(text: str, i: int) -> int | tuple[int, str]:
+    """The offset after the number (or ``-Infinity``) at ``i``, or where it goes wrong."""
+    n = len(text)
+    if text[i] == "-":
+        i += 1
+        if i < n and text[i] == "I":
+            return _literal(text, i, "Infinity")
+        if i >= n or not "0" <= text[i] <= "9":
+            return _unexpected(text, i, "a digit after '-'")
+    i = i + 1 if text[i] == "0" else _DIGITS.match(text, i).end()
+    if i < n and text[i] == ".":
+        i += 1
+        if i >= n or not "0" <= text[i] <= "9":
+            return _unexpected(text, i, "a digit after '.'")
+        i = _DIGITS.match(text, i).end()
+    if i < n and text[i] in "eE":
+        i += 1
+        if i < n and text[i] in "+-":
+            i += 1
+        if i >= n or not "0" <= text[i] <= "9":
+            return _unexpected(text, i, "a digit in the exponent")
+        i = _DIGITS.match(text, i).end()
+    return i
+
+
+def _literal(text: str, i: int, word: str) -> int | tuple[int, str]:
+    for k, want in enumerate(word):
+        if i + k >= len(text) or text[i + k] != want:
+            return _unexpected(text, i + k, f"'{word}'")
+    return i + len(word)
