@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from eth_utils import to_checksum_address
 
+from rollup_host import cli
 from rollup_host.child import stop as stop_child
 from rollup_host.deployment import deployment_options
 from rollup_host.server import RollupHostServer, make_server, serve_in_thread
@@ -220,19 +221,24 @@ def build_page(out: str | Path, minify: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns the exit code (0 after Ctrl-C/SIGTERM)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m l1.app", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
     parser.add_argument("--port", type=int, default=5004,
                         help="the host's (and page's) port; another free one if taken")
     parser.add_argument("--anvil-port", type=int, default=8545,
                         help="anvil's port; another free one if taken")
-    parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH)
+    parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH,
+                        help="blocks per epoch of the Authority (claims name an epoch's last block)")
     parser.add_argument("--block-time", type=float, default=1.0,
                         help="seconds between automatic blocks (0: none)")
     parser.add_argument("--web", default=str(DEFAULT_WEB),
                         help="the built page (default build/web, as `make web` writes it)")
     parser.add_argument("--out", default=str(REPO_ROOT / "l1" / "deployment.json"),
                         help="where to write the deployment (default l1/deployment.json)")
-    parser.add_argument("--addresses", choices=sorted(OFFICIAL_ADDRESSES), default="cli")
+    parser.add_argument("--addresses", choices=sorted(OFFICIAL_ADDRESSES), default="cli",
+                        help="InputBox/ERC20Portal at the pinned Cartesi CLI's addresses (cli), "
+                             "at @cartesi/viem's for Rollups 2.2 (rollups-2.2), or where deployed "
+                             "(fresh)")
     parser.add_argument("--quiet-bridge", action="store_true", help="do not print bridge lines")
     args = parser.parse_args(argv)
     if not (Path(args.web) / "index.html").is_file():
@@ -297,4 +303,4 @@ def _dead_piece(stack: Stack) -> str | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -17,13 +17,18 @@ The bridge holds no state of its own worth keeping: on start it asks the host
 adopts the claims already accepted for the app (``ClaimAccepted`` events).
 
 ``python -m l1.bridge --deployment l1/deployment.json --host http://127.0.0.1:PORT``
+waits (``--wait`` seconds, default 120) for the L1 node and the host to answer, so it may
+be started before them.
 """
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, field
 
 import requests
+
+from rollup_host import cli
 
 from .codec import decode_evm_advance, encode_notice, encode_voucher, hex_bytes
 from .contracts import at
@@ -376,30 +381,79 @@ def _int(value):
     return int(value)
 
 
+def wait_until_up(rpc, host_url, timeout, log=print, poll=0.25):
+    """Poll the L1 node (``eth_chainId``) and the rollup host (``GET /dev/block``) until
+    both answer, saying once what it waits for; raise ``BridgeError`` after ``timeout``
+    seconds (0: one try)."""
+    deadline = time.monotonic() + timeout
+    waiting_for = None
+    session = requests.Session()
+    try:
+        while True:
+            missing = None
+            try:
+                rpc.chain_id()
+            except L1Error:
+                missing = f"the L1 node at {rpc.url} (`make l1-up`)"
+            if missing is None:
+                try:
+                    session.get(f"{host_url.rstrip('/')}/dev/block", timeout=5).raise_for_status()
+                except requests.RequestException:
+                    missing = (f"the rollup host at {host_url} (`python -m rollup_host up "
+                               "--deployment l1/deployment.json`)")
+            if missing is None:
+                return
+            if time.monotonic() >= deadline:
+                raise BridgeError(f"no answer from {missing} after {timeout:g} s (--wait)")
+            if missing != waiting_for:
+                log(f"waiting for {missing}, up to {timeout:g} s (--wait)")
+                waiting_for = missing
+            time.sleep(poll)
+    finally:
+        session.close()
+
+
 def main(argv=None):
     """Command line: run the bridge loop until interrupted."""
-    parser = argparse.ArgumentParser(description="Feed InputBox inputs to the rollup host")
-    parser.add_argument("--deployment", default="l1/deployment.json")
-    parser.add_argument("--host", required=True, help="rollup host URL")
+    parser = argparse.ArgumentParser(prog="python -m l1.bridge", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
+    parser.add_argument("--deployment", default="l1/deployment.json",
+                        help="the deployment JSON `make l1-up` wrote")
+    parser.add_argument("--host", required=True, help="rollup host URL, e.g. http://127.0.0.1:5004")
     parser.add_argument("--rpc", help="L1 node URL (default: the deployment's rpc_url)")
-    parser.add_argument("--interval", type=float, default=1.0)
-    parser.add_argument("--no-claim", action="store_true")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between two looks at the chain")
+    parser.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
+                        help="how long to wait at start for the L1 node and the host to answer")
+    parser.add_argument("--no-claim", action="store_true", help="feed inputs but submit no claims")
     parser.add_argument("--execute", action="store_true", help="execute claimed vouchers")
     args = parser.parse_args(argv)
-    deployment = load_deployment(args.deployment)
+    try:
+        deployment = load_deployment(args.deployment)
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"error: deployment {args.deployment}: {exc} (`make l1-up` writes it)", file=sys.stderr)
+        return 2
     rpc = Rpc(args.rpc or deployment["rpc_url"])
     try:
+        wait_until_up(rpc, args.host, args.wait, log=lambda line: print(line, flush=True))
         bridge = Bridge(rpc, deployment, args.host)
     except requests.ConnectionError:
-        raise SystemExit(f"error: no rollup host at {args.host}: start it first "
-                         "(python -m rollup_host up --deployment ...)") from None
+        print(f"error: no rollup host at {args.host}: start it first "
+              "(python -m rollup_host up --deployment ...)", file=sys.stderr)
+        return 2
     except L1Error as exc:
-        raise SystemExit(f"error: {exc}") from None
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    print(f"bridge: feeding {args.host} from {rpc.url} (application {bridge.app}); Ctrl-C stops",
+          flush=True)
     try:
-        bridge.run(args.interval, claim=not args.no_claim, execute=args.execute)
+        bridge.run(args.interval, claim=not args.no_claim, execute=args.execute,
+                   log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         pass
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,27 +1,14 @@
 #!/usr/bin/env node
 // The user's side of the L1 walkthrough with the official clients (@cartesi/viem, viem):
-// read the node JSON-RPC, inspect, and execute a voucher with its proof.
-//
-//   node l1/client.mjs wait --input N        wait until inputs 0..N are processed
-//                                            (waitForInput); print inputs, outputs, reports
-//   node l1/client.mjs inspect PAYLOAD       POST /inspect/<app> (node inspect), reports decoded
-//   node l1/client.mjs execute --output K    wait for output K's proof (cartesi_getOutput
-//                                            after the claim), executeOutput on the Application
-//   node l1/client.mjs approve --token T --spender S --amount N   ERC-20 approve (base units)
-//   node l1/client.mjs mint --token T --to A --amount N   the test token's faucet (TestToken)
-//   node l1/client.mjs block                 the L1 chain's latest block number
-//   node l1/client.mjs output --output K     one output: proven yet? executed by which tx?
-//
-// Options: --rpc L1 URL (default $ETH_RPC_URL or http://127.0.0.1:8545), --node host URL
-// (default $ROLLUP_HOST_URL or http://127.0.0.1:5004; its JSON-RPC is <node>/rpc), --app
-// name or address (default streamable-token), --account index in anvil's test mnemonic
-// (default 0), --timeout seconds (default 120). Prints one JSON object; exit 1 on error.
-// ETH_RPC_URL and ROLLUP_HOST_URL set --rpc and --node for every command.
+// read the node JSON-RPC, inspect, execute a voucher with its proof, read L1 balances.
+// `node l1/client.mjs --help` lists the commands, `node l1/client.mjs COMMAND --help` one
+// command's options (the USAGE table below). Prints one JSON object; exit 1 on error.
 import { createCartesiPublicClient, walletActionsL1 } from "@cartesi/viem";
 import {
   createPublicClient,
   createWalletClient,
   erc20Abi,
+  formatUnits,
   getAddress,
   hexToBytes,
   http,
@@ -32,10 +19,62 @@ import { foundry } from "viem/chains";
 
 const MNEMONIC = "test test test test test test test test test test test junk";
 
+// Options every command takes; ETH_RPC_URL and ROLLUP_HOST_URL set --rpc and --node.
+const COMMON = [
+  ["--rpc URL", "the L1 node (default $ETH_RPC_URL or http://127.0.0.1:8545)"],
+  ["--node URL", "the rollup host or node (default $ROLLUP_HOST_URL or http://127.0.0.1:5004; its JSON-RPC is <node>/rpc)"],
+  ["--app NAME", "the application, a name or an address (default streamable-token)"],
+  ["--account N", "the index of the signing account in anvil's test mnemonic (default 0)"],
+  ["--timeout S", "seconds to wait for inputs, proofs and receipts (default 120)"],
+];
+
+// command -> [arguments, what it does, its own options]
+const USAGE = {
+  wait: ["--input N", "wait until inputs 0..N are processed (waitForInput); print the inputs, outputs and reports",
+         [["--input N", "the last input index to wait for (required)"]]],
+  inspect: ["PAYLOAD", "POST /inspect/<app> (the node's inspect) with PAYLOAD, e.g. balance/<token>/<account>; reports decoded",
+            [["PAYLOAD", "an inspect route of the DApp, as a path or as JSON (required)"]]],
+  execute: ["--output K", "wait for output K's proof (cartesi_getOutput after the claim), then executeOutput on the Application",
+            [["--output K", "the voucher's output index (required; `wait` lists them)"]]],
+  output: ["--output K", "one output: its decoded payload, proven yet, executed by which transaction",
+           [["--output K", "the output index (required)"]]],
+  approve: ["--token T --spender S --amount N", "ERC-20 approve on L1 from --account (e.g. the ERC20Portal, before a deposit)",
+            [["--token T", "the ERC-20 address (required)"], ["--spender S", "who may take the tokens (required)"],
+             ["--amount N", "base units (required)"]]],
+  mint: ["--token T --to A --amount N", "the test token's faucet (TestToken.mint)",
+         [["--token T", "the TestToken address (required)"], ["--to A", "who receives (required)"],
+          ["--amount N", "base units (required)"]]],
+  balance: ["--token T --account A", "an ERC-20 balance on L1, in base units and at the token's decimals",
+            [["--token T", "the ERC-20 address (required)"],
+             ["--account A", "whose balance: an address, or an index in anvil's test mnemonic (default 0)"]]],
+  block: ["", "the L1 chain's latest block number", []],
+};
+
+function table(rows) {
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`).join("\n");
+}
+
+function help(command) {
+  if (command === undefined || !(command in USAGE)) {
+    return ["usage: node l1/client.mjs COMMAND [options]   (node l1/client.mjs COMMAND --help for one)", "",
+            "commands:", table(Object.entries(USAGE).map(([name, [args, what]]) => [`${name} ${args}`.trim(), what])), "",
+            "options of every command:", table(COMMON), ""].join("\n");
+  }
+  const [args, what, own] = USAGE[command];
+  return [`usage: node l1/client.mjs ${command} ${args}`.trim(), "", what, "",
+          ...(own.length ? ["options:", table(own), ""] : []),
+          "options of every command:", table(COMMON), ""].join("\n");
+}
+
 function parseArgs(argv) {
   const [command, ...rest] = argv;
   const opts = { positional: [] };
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    return { command: "help", opts: { ...opts, of: rest[0] } };
+  }
   for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "--help" || rest[i] === "-h") return { command: "help", opts: { ...opts, of: command } };
     if (rest[i].startsWith("--")) {
       if (i + 1 >= rest.length) throw new Error(`${rest[i]} needs a value`);
       opts[rest[i].slice(2)] = rest[++i];
@@ -77,12 +116,19 @@ function decode(hex) {
 
 async function main() {
   const { command, opts } = parseArgs(process.argv.slice(2));
+  if (command === "help") {
+    process.stdout.write(help(opts.of));
+    if (opts.of !== undefined && !(opts.of in USAGE)) throw new Error(`unknown command ${opts.of}`);
+    return;
+  }
   const nodeUrl = (opts.node ?? process.env.ROLLUP_HOST_URL ?? "http://127.0.0.1:5004").replace(/\/$/, "");
   const rpcUrl = opts.rpc ?? process.env.ETH_RPC_URL ?? "http://127.0.0.1:8545";
   const app = opts.app ?? "streamable-token";
   const timeoutMs = Number(integer(opts.timeout ?? "120", "timeout")) * 1000;
   const pollMs = 200;
-  const account = mnemonicToAccount(MNEMONIC, { addressIndex: Number(integer(opts.account ?? "0", "account")) });
+  // balance's --account may be an address; every other command signs with a mnemonic index.
+  const accountIndex = command === "balance" && /^0x/i.test(opts.account ?? "") ? "0" : opts.account ?? "0";
+  const account = mnemonicToAccount(MNEMONIC, { addressIndex: Number(integer(accountIndex, "account")) });
   const node = createCartesiPublicClient({ transport: http(`${nodeUrl}/rpc`), pollingInterval: pollMs });
 
   if (command === "wait") {
@@ -180,6 +226,16 @@ async function main() {
     return;
   }
 
+  if (command === "balance") {
+    const token = getAddress(need(opts, "token"));
+    const owner = /^0x/i.test(opts.account ?? "") ? getAddress(opts.account) : account.address;
+    const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
+    const read = (functionName, args = []) => l1.readContract({ address: token, abi: erc20Abi, functionName, args });
+    const [balance, decimals, symbol] = await Promise.all([read("balanceOf", [owner]), read("decimals"), read("symbol")]);
+    console.log(show({ token, symbol, account: owner, balance, decimals, formatted: formatUnits(balance, decimals) }));
+    return;
+  }
+
   if (command === "block") {
     const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
     console.log(show({ blockNumber: await l1.getBlockNumber() }));
@@ -200,8 +256,14 @@ async function main() {
     return;
   }
 
-  throw new Error(`unknown command ${command ?? "(none)"}: use wait, inspect, execute, output, approve, mint or block`);
+  throw new Error(`unknown command ${command}: use ${Object.keys(USAGE).join(", ")} (node l1/client.mjs --help)`);
 }
+
+// `node l1/client.mjs ... | head -1`: a closed pipe ends the output quietly (exit 0).
+process.stdout.on("error", (error) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 
 main().catch((error) => {
   console.error(`error: ${error.shortMessage ?? error.message}`);

@@ -10,6 +10,8 @@ import json
 import shutil
 import subprocess
 
+from rollup_host import cli
+
 from . import NODE_MODULES, REPO_ROOT
 from .contracts import LOCAL_CONTRACTS
 from .errors import CompileError, ToolMissing
@@ -63,8 +65,11 @@ def compile_test_token(source=SOURCE):
 
 def main(argv=None):
     """Command line: compile and write the JSON next to the source."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(OUTPUT))
+    parser = argparse.ArgumentParser(prog="python -m l1.compile", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
+    parser.add_argument("--out", default=str(OUTPUT),
+                        help="where to write the compiled JSON: abi, bytecode, compiler version "
+                             "(default l1/contracts/TestToken.json)")
     args = parser.parse_args(argv)
     art = compile_test_token()
     with open(args.out, "w") as fh:
@@ -74,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

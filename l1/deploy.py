@@ -24,6 +24,8 @@ with ``anvil_setCode`` (anvil, a dev chain) can do the first two.
 import argparse
 import json
 
+from rollup_host import cli
+
 from eth_utils import keccak, to_checksum_address
 
 from .contracts import Contract, deploy, encode_call, rollups_version
@@ -124,14 +126,17 @@ def load_deployment(path):
 
 def main(argv=None):
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description="Deploy Rollups v2 + test token")
-    parser.add_argument("--rpc", default="http://127.0.0.1:8545")
-    parser.add_argument("--out", default="l1/deployment.json")
-    parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH)
+    parser = argparse.ArgumentParser(prog="python -m l1.deploy", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
+    parser.add_argument("--rpc", default="http://127.0.0.1:8545", help="the L1 node's JSON-RPC URL")
+    parser.add_argument("--out", default="l1/deployment.json",
+                        help="where to write the deployment JSON (also printed)")
+    parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH,
+                        help="blocks per epoch of the Authority")
     parser.add_argument("--addresses", choices=sorted(OFFICIAL_ADDRESSES), default="cli",
                         help="where InputBox and ERC20Portal go: the pinned Cartesi CLI's "
-                             "built-in addresses (default), @cartesi/viem's for Rollups "
-                             "2.2, or where they were deployed")
+                             "built-in addresses (cli), @cartesi/viem's for Rollups "
+                             "2.2 (rollups-2.2), or where they were deployed (fresh)")
     args = parser.parse_args(argv)
     rpc = Rpc(args.rpc)
     rpc.wait_ready()
@@ -141,4 +146,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

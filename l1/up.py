@@ -10,6 +10,8 @@ import signal
 import socket
 import time
 
+from rollup_host import cli
+
 from .anvil import Anvil
 from .deploy import DEFAULT_EPOCH_LENGTH, OFFICIAL_ADDRESSES, deploy_all, write_deployment
 
@@ -30,14 +32,21 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8545)
-    parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH)
-    parser.add_argument("--block-time", type=float, default=1.0)
-    parser.add_argument("--out", default="l1/deployment.json")
+    parser = argparse.ArgumentParser(prog="python -m l1.up", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
+    parser.add_argument("--port", type=int, default=8545,
+                        help="anvil's port; any free one when it is taken")
+    parser.add_argument("--epoch-length", type=int, default=DEFAULT_EPOCH_LENGTH,
+                        help="blocks per epoch of the Authority (claims name an epoch's last block)")
+    parser.add_argument("--block-time", type=float, default=1.0,
+                        help="seconds between the blocks anvil mines on its own (0: only one per "
+                             "transaction)")
+    parser.add_argument("--out", default="l1/deployment.json",
+                        help="where to write the deployment JSON (addresses, chain id, rpc_url)")
     parser.add_argument("--addresses", choices=sorted(OFFICIAL_ADDRESSES), default="cli",
                         help="InputBox/ERC20Portal at the pinned Cartesi CLI's addresses "
-                             "(default), at @cartesi/viem's for Rollups 2.2, or where deployed")
+                             "(cli), at @cartesi/viem's for Rollups 2.2 (rollups-2.2), or where "
+                             "deployed (fresh)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     port = args.port if port_free(args.port) else 0
@@ -61,4 +70,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)
