@@ -388,6 +388,18 @@ def ledgers_of_token(conn: sqlite3.Connection, token_id: int) -> Iterator[tuple[
     )
 
 
+def holders_after(conn: sqlite3.Connection, token_id: int, after_id: int, limit: int) -> list[tuple[int, bytes]]:
+    """(ledger id, account address) of up to ``limit`` ledgers of a token with ids above
+    ``after_id``, in ledger id order (the order the accounts first held the token). Reads
+    st_ledgers in id order from ``after_id`` (no index by token): a page of a token that
+    few accounts hold may scan the rest of the table."""
+    return conn.execute(
+        "SELECT l.id, a.address FROM st_ledgers l JOIN st_accounts a ON a.id = l.account_id"
+        " WHERE l.token_id = ? AND l.id > ? ORDER BY l.id LIMIT ?",
+        (token_id, after_id, limit),
+    ).fetchall()
+
+
 # --- tree nodes of large schedules ---------------------------------------------------
 
 

@@ -54,6 +54,14 @@ def token_addresses(conn: sqlite3.Connection) -> list[bytes]:
     return [r[0] for r in conn.execute("SELECT address FROM st_tokens ORDER BY id")]
 
 
+def tokens_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[tuple[int, bytes, int, int]]:
+    """(id, address, deposited, withdrawn) of up to ``limit`` tokens with ids above
+    ``after_id``, in id order (the order they first arrived)."""
+    return [(row[0], row[1], blob_to_uint(row[2]), blob_to_uint(row[3])) for row in conn.execute(
+        "SELECT id, address, deposited, withdrawn FROM st_tokens WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+    )]
+
+
 def find_account(conn: sqlite3.Connection, address: bytes) -> Optional[int]:
     row = conn.execute("SELECT id FROM st_accounts WHERE address = ?", (bytearray(address),)).fetchone()
     return row[0] if row else None

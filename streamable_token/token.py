@@ -80,6 +80,18 @@ class Balance(NamedTuple):
     committed: int
 
 
+class TokenTotals(NamedTuple):
+    """A token in a page of :meth:`StreamableToken.tokens_page`."""
+
+    cursor: int
+    token: str
+    deposited: int
+    withdrawn: int
+
+
+_CURSOR = "the next_after of the previous page, an integer in 0..2^63-1"
+
+
 def _check_int(field: str, value: Any, low: int, high: int, expected: str) -> int:
     if type(value) is not int or not low <= value <= high:
         raise InvalidInput(field, value, expected)
@@ -584,6 +596,25 @@ class StreamableToken:
 
     def tokens(self) -> list[str]:
         return [checksum(a) for a in store.token_addresses(self.conn)]
+
+    def tokens_page(self, after: int = 0, limit: int = 100) -> list[TokenTotals]:
+        """A page of the tokens, in the order they first arrived, with their totals;
+        pass the last one's ``cursor`` as ``after`` for the next page."""
+        limit = _check_int("limit", limit, 1, 1000, "an integer in 1..1000")
+        after = _check_int("after", after, 0, MAX_ID, _CURSOR)
+        return [TokenTotals(i, checksum(a), dep, wd) for i, a, dep, wd in store.tokens_after(self.conn, after, limit)]
+
+    def holders_page(self, token: Any, after: int = 0, limit: int = 100) -> list[tuple[int, str]]:
+        """A page of the accounts that hold or held ``token`` (every account with a ledger
+        in it, at 0 now or not), in the order they first held it, as ``(cursor,
+        account)``; pass the last cursor as ``after`` for the next page."""
+        t = parse_address(token, "token")
+        limit = _check_int("limit", limit, 1, 1000, "an integer in 1..1000")
+        after = _check_int("after", after, 0, MAX_ID, _CURSOR)
+        token_id = store.find_token(self.conn, t)
+        if token_id is None:
+            return []
+        return [(i, checksum(a)) for i, a in ledger_store.holders_after(self.conn, token_id, after, limit)]
 
     def accounts_of(self, token: Any) -> list[str]:
         """Every account that ever held the token, in creation order (for audits)."""

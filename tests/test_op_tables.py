@@ -51,7 +51,7 @@ def test_every_op_schema_has_a_handler_and_every_handler_a_schema():
 
 
 def test_every_route_has_a_handler_and_its_fields():
-    assert set(routes.ROUTES) == {"balance", "stream", "streams", "token", "allowance", "state-hash"}
+    assert set(routes.ROUTES) == {"balance", "stream", "streams", "token", "tokens", "holders", "allowance", "state-hash"}
     for route in routes.ROUTES.values():
         assert callable(route.handler) and isinstance(route.positional, list) and isinstance(route.optional, list)
 

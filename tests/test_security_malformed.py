@@ -40,6 +40,8 @@ def check_refused(result, expect: dict, caplog) -> None:
     assert err["type"] == expect["type"], err
     if "field" in expect:
         assert err.get("field") == expect["field"], err
+    if "says" in expect:
+        assert expect["says"] in err["message"], err
     assert "internal error" not in err["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 

@@ -4,6 +4,8 @@
     stream/<id>[/<block>]
     streams/<account>[/<block>][?role=&active_at=&after=&limit=&block=]
     token/<token>
+    tokens[?after=&limit=]
+    holders/<token>[/<block>][?after=&limit=&block=]
     allowance/<token>/<owner>/<spender>
     state-hash
     {"route": "balance", "token": T, "account": A, "block": N}   (JSON form of any route)
@@ -68,7 +70,7 @@ def parse(payload: bytes, default_block: int, routes: Optional[dict] = None) -> 
             fields["block"] = args.pop()
         if len(args) != len(positional):
             shape = "/".join(f"<{p}>" for p in positional) + ("[/<block>]" if "block" in optional else "")
-            raise InvalidInput("path", text, f"{route}/{shape}")
+            raise InvalidInput("path", text, f"{route}/{shape}" if shape else route)
         fields.update(zip(positional, args))
         for pair in query.split("&") if query else []:
             key, eq, value = pair.partition("=")
@@ -156,6 +158,32 @@ def _token(engine: StreamableToken, f: dict, last_block: int) -> dict:
     }
 
 
+def _tokens(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    limit = f.get("limit", 100)
+    page = engine.tokens_page(after=f.get("after", 0), limit=limit)
+    return {
+        "tokens": [{"token": t.token, "deposited": str(t.deposited), "withdrawn": str(t.withdrawn),
+                    "total_supply": str(t.deposited - t.withdrawn)} for t in page],
+        "next_after": page[-1].cursor if len(page) == limit else None,
+    }
+
+
+def _holders(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    limit = f.get("limit", 100)
+    page = engine.holders_page(f["token"], after=f.get("after", 0), limit=limit)
+    holders = []
+    for _, account in page:
+        bal = engine.realtime_balance_of(f["token"], account, f["block"])
+        holders.append({"account": account, "balance": str(bal.balance), "available": str(bal.available),
+                        "committed": str(bal.committed)})
+    return {
+        "token": checksum(parse_address(f["token"], "token")),
+        "holders": holders,
+        "block": f["block"],
+        "next_after": page[-1][0] if len(page) == limit else None,
+    }
+
+
 def _allowance(engine: StreamableToken, f: dict, last_block: int) -> dict:
     return {
         "token": checksum(parse_address(f["token"], "token")),
@@ -175,6 +203,8 @@ ROUTES: dict[str, Route] = {
     "stream": Route(["id"], ["block"], _stream),
     "streams": Route(["account"], ["role", "active_at", "after", "limit", "block"], _streams),
     "token": Route(["token"], [], _token),
+    "tokens": Route([], ["after", "limit"], _tokens),
+    "holders": Route(["token"], ["after", "limit", "block"], _holders),
     "allowance": Route(["token", "owner", "spender"], [], _allowance),
     "state-hash": Route([], [], _state_hash),
 }

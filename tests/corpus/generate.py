@@ -3,7 +3,7 @@
 Every case is a file of raw bytes (or a JSON metadata object) that the DApp must refuse
 cleanly: ``reject``, one error report naming the problem, nothing changed. ``manifest.json``
 maps each file to the error the report must carry (``type``, and ``field`` for
-``InvalidInput``). The files double as the seed corpus of ``make fuzz``.
+``InvalidInput``; ``says``, words its message must contain, where they are the point). The files double as the seed corpus of ``make fuzz``.
 
     advance/    payloads from an ordinary account (sender = ALICE in the tests)
     portal/     payloads from the v2 ERC-20 portal (malformed deposits)
@@ -50,6 +50,11 @@ def invalid(field: str) -> dict:
     return {"type": "InvalidInput", "field": field}
 
 
+def says(expect: dict, words: str) -> dict:
+    """``expect``, and the report's message must contain ``words`` (what the user reads)."""
+    return {**expect, "says": words}
+
+
 ADVANCE: list[tuple[str, bytes, dict]] = [
     # --- not UTF-8 -----------------------------------------------------------------
     ("utf8-garbage", b"\xff\xfe\xfd\xfc", invalid("payload")),
@@ -67,8 +72,9 @@ ADVANCE: list[tuple[str, bytes, dict]] = [
     ("json-null", b"null", invalid("payload")),
     ("json-true", b"true", invalid("payload")),
     ("json-two-objects", transfer() + transfer(), invalid("payload")),
-    ("json-trailing-comma", b'{"op":"withdraw","token":"' + T + b'","amount":"1",}', invalid("payload")),
-    ("json-single-quotes", b"{'op':'withdraw'}", invalid("payload")),
+    ("json-trailing-comma", b'{"op":"withdraw","token":"' + T + b'","amount":"1",}',
+     says(invalid("payload"), "malformed JSON at line 1, column 84 (byte 83): '}' where a key in double quotes")),
+    ("json-single-quotes", b"{'op':'withdraw'}", says(invalid("payload"), "line 1, column 2 (byte 1)")),
     ("json-comment", b'{"op":"withdraw"/*x*/}', invalid("payload")),
     # --- deep nesting ----------------------------------------------------------------
     ("nest-arrays-30k", b"[" * 30000 + b"]" * 30000, invalid("payload")),
@@ -89,7 +95,7 @@ ADVANCE: list[tuple[str, bytes, dict]] = [
     ("dup-receiver", transfer()[:-1] + b',"receiver":"' + A + b'"}', invalid("receiver")),
     ("dup-in-batch", b'{"op":"batch","ops":[' + transfer()[:-1] + b',"amount":"5"}]}', invalid("amount")),
     # --- numbers -----------------------------------------------------------------------
-    ("num-amount-json-int", transfer(amount=b"10"), invalid("amount")),
+    ("num-amount-json-int", transfer(amount=b"10"), says(invalid("amount"), 'put the amount in quotes, "10"')),
     ("num-amount-json-float", transfer(amount=b"10.0"), invalid("amount")),
     ("num-amount-json-exponent", transfer(amount=b"1e1"), invalid("amount")),
     ("num-amount-string-float", transfer(amount=b'"10.0"'), invalid("amount")),
@@ -122,8 +128,8 @@ ADVANCE: list[tuple[str, bytes, dict]] = [
     ("num-duration-string", stream_op(b"duration", b'"10"'), invalid("duration")),
     ("num-duration-leading-zero", stream_op(b"duration", b"010"), invalid("payload")),
     ("num-duration-minus-zero", stream_op(b"duration", b"-0"), invalid("duration")),
-    ("num-duration-negative", stream_op(b"duration", b"-10"), invalid("duration")),
-    ("num-duration-zero", stream_op(b"duration", b"0"), invalid("duration")),
+    ("num-duration-negative", stream_op(b"duration", b"-10"), says(invalid("duration"), "in 1..2^62")),
+    ("num-duration-zero", stream_op(b"duration", b"0"), says(invalid("duration"), "in 1..2^62")),
     ("num-duration-bool", stream_op(b"duration", b"true"), invalid("duration")),
     ("num-duration-2pow63", stream_op(b"duration", str(2**63).encode()), invalid("duration")),
     ("num-duration-5000-digits", stream_op(b"duration", b"7" * 5000), invalid("duration")),
@@ -190,7 +196,7 @@ ADVANCE: list[tuple[str, bytes, dict]] = [
     ("approve-owner-field", j({"op": "approve", "token": TOKEN, "spender": ALICE, "owner": BOB, "amount": "5"}),
      invalid("owner")),
     ("transfer-from-no-allowance", j({"op": "transfer_from", "token": TOKEN, "owner": BOB, "receiver": ALICE,
-                                      "amount": "1"}), {"type": "InsufficientAllowance"}),
+                                      "amount": "1"}), says({"type": "InsufficientAllowance"}, "of token 0x3f08")),
     ("transfer-from-owner-is-receiver", j({"op": "transfer_from", "token": TOKEN, "owner": BOB, "receiver": BOB,
                                            "amount": "1"}), invalid("receiver")),
     ("transfer-from-bad-owner", j({"op": "transfer_from", "token": TOKEN, "owner": "0x12", "receiver": BOB,
@@ -201,6 +207,8 @@ ADVANCE: list[tuple[str, bytes, dict]] = [
                                        "amount": "1", "spender": BOB}), invalid("spender")),
     ("stream-sender-no-allowance", stream_op(b"sender", b'"0x' + b"cc" * 20 + b'"'), {"type": "InsufficientAllowance"}),
     ("stream-sender-bad-address", stream_op(b"sender", b'"' + BAD_CHECKSUM + b'"'), invalid("sender")),
+    ("overdraft-token-never-held", j({"op": "withdraw", "token": BOB, "amount": "1"}),
+     says({"type": "InsufficientFunds"}, "has 0 of token 0x81b637d8fCD2C6da6359E6963113a1170de795e4 available")),
 ]
 
 PORTAL: list[tuple[str, bytes, dict]] = [
@@ -319,6 +327,20 @@ INSPECT: list[tuple[str, bytes, dict]] = [
     ("allowance-block", b"allowance/" + T + b"/" + A + b"/" + R + b"/5", invalid("path")),
     ("json-allowance-extra", b'{"route":"allowance","token":"' + T + b'","owner":"' + A + b'","spender":"' + R
      + b'","block":1}', invalid("block")),
+    # --- discovery routes (appended: earlier file names keep their numbers) -----------------
+    ("tokens-with-arg", b"tokens/" + T, invalid("path")),
+    ("tokens-limit-zero", b"tokens?limit=0", says(invalid("limit"), "an integer in 1..1000")),
+    ("tokens-after-negative", b"tokens?after=-1", says(invalid("after"), "the next_after of the previous page")),
+    ("tokens-block", b"tokens?block=5", invalid("query")),
+    ("holders-missing-token", b"holders", invalid("path")),
+    ("holders-bad-token", b"holders/0x1234", invalid("token")),
+    ("holders-bad-checksum", b"holders/" + BAD_CHECKSUM, invalid("token")),
+    ("holders-limit-huge", b"holders/" + T + b"?limit=1001", invalid("limit")),
+    ("holders-past-block", b"holders/" + T + b"/0", invalid("block")),
+    ("holders-unknown-key", b"holders/" + T + b"?role=all", invalid("query")),
+    ("json-holders-extra", b'{"route":"holders","token":"' + T + b'","account":"' + A + b'"}', invalid("account")),
+    ("json-tokens-trailing-comma", b'{"route":"tokens",}',
+     says(invalid("payload"), "malformed JSON at line 1, column 19 (byte 18)")),
 ]
 
 
