@@ -18,7 +18,10 @@ class InvalidInput(StreamError):
 
     def __init__(self, field: str, value: Any, expected: str) -> None:
         self.field, self.value, self.expected = field, value, expected
-        super().__init__(f"invalid {field}: got {value!r}, expected {expected}")
+        # ascii(), not repr(): repr shows a character raw or escaped by whether the running
+        # Python's Unicode database calls it printable (U+1FAE8 is escaped on 3.11, raw on
+        # 3.13), so the same refusal would read differently in CI and in the machine.
+        super().__init__(f"invalid {field}: got {ascii(value)}, expected {expected}")
 
     @classmethod
     def missing(cls, field: str, why: str) -> "InvalidInput":

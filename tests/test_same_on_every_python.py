@@ -143,3 +143,17 @@ def test_outputs_do_not_depend_on_the_hash_seed():
                              text=True, check=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1, digests
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("\U0001FAE8", "\\U0001fae8"),  # Unicode 15 (3.13) calls it printable, Unicode 14 (3.11) does not
+    ("transf\u00e9r", "transf\\xe9r"),
+    ("\u00a0", "\\xa0"),
+])
+def test_a_refused_value_is_shown_in_ascii_whatever_the_unicode_database(name, shown):
+    """repr() shows a character raw or escaped as the running Python's Unicode database
+    says it is printable or not, so a refusal quoting an emoji read differently on 3.11
+    and 3.13; the value is shown with ascii() instead."""
+    payload = json.dumps({"op": name}, ensure_ascii=False).encode()
+    assert json.loads(report(Node().advance(ALICE, payload, block=1)))["error"]["message"].startswith(
+        f"invalid op: got '{shown}', expected one of ")

@@ -3,7 +3,8 @@
 Every case is a file of raw bytes (or a JSON metadata object) that the DApp must refuse
 cleanly: ``reject``, one error report naming the problem, nothing changed. ``manifest.json``
 maps each file to the error the report must carry (``type``, and ``field`` for
-``InvalidInput``; ``says``, words its message must contain, where they are the point). The files double as the seed corpus of ``make fuzz``.
+``InvalidInput``; ``says``, words its message must contain, where they are the point).
+The files double as the seed corpus of ``make fuzz``.
 
     advance/    payloads from an ordinary account (sender = ALICE in the tests)
     portal/     payloads from the v2 ERC-20 portal (malformed deposits)
