@@ -1,5 +1,4 @@
-import sys
-
 from bench.run import main
+from rollup_host import cli
 
-sys.exit(main())
+cli.run(main)

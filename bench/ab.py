@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from rollup_host import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OPS = ("open_stream", "cancel_stream", "update_stream")
@@ -121,22 +123,23 @@ def median(xs: list) -> float:
     return xs[len(xs) // 2] / 1000
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.ab", description=cli.summary(__doc__),
+                                formatter_class=cli.HelpFormatter)
     p.add_argument("--base", required=True, help="the other checkout (the baseline commit's files)")
     p.add_argument("--base-label", help="what the base is, e.g. its commit (default: the directory's name)")
-    p.add_argument("--scenarios", nargs="+", default=["hub", "spread", "churn"])
-    p.add_argument("--size", type=int, default=100_000)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--scenarios", nargs="+", default=["hub", "spread", "churn"], help="scenarios to compare")
+    p.add_argument("--size", type=int, default=100_000, help="streams in each scenario's database")
+    p.add_argument("--rounds", type=int, default=3, help="rounds, each on fresh copies of the built databases")
     p.add_argument("--n", type=int, default=300, help="timed router inputs per op per round")
     p.add_argument("--warm", type=int, default=0, help="untimed inputs per op per round before the timed ones")
     p.add_argument("--turn", type=int, default=10, help="inputs a side runs before the other takes its turn")
-    p.add_argument("--workdir", default="/tmp/bench-ab")
+    p.add_argument("--workdir", default="/tmp/bench-ab", help="where the built databases are kept")
     p.add_argument("--out", default=os.path.join(HERE, "results", "ab.json"),
                    help="the figures as JSON (RESULTS.md shows them; '' to skip)")
     p.add_argument("--all-ops", action="store_true",
                    help="also deposit, transfer, withdraw and a balance inspect (the figures that must not get worse)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
     sides = (("base", args.base), ("ours", ROOT))
     rows = []
@@ -183,4 +186,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

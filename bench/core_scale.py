@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from rollup_host import cli  # noqa: E402
 from streamable_token import StreamableToken  # noqa: E402
 
 TOKEN = "0x" + "77" * 20
@@ -101,10 +102,11 @@ def measure_all(sizes: list[int], workdir: str) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", type=int, default=1_000_000, help="largest hub size")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.core_scale", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
+    parser.add_argument("--streams", type=int, default=1_000_000, help="largest hub size (also 10 and 10,000)")
+    args = parser.parse_args(argv)
     sizes = [n for n in (10, 10_000, args.streams) if n <= args.streams]
     sizes = sorted(set(sizes))
     with tempfile.TemporaryDirectory() as workdir:
@@ -122,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from machine.harness import Machine, MachineUnavailable, Request, Scenario, free_port  # noqa: F401
+from rollup_host import cli
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "0x1111111111111111111111111111111111111111"
@@ -271,9 +272,10 @@ def write_md(text: str, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="0,10000,100000")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap = argparse.ArgumentParser(prog="python -m bench.machine_bench", description=cli.summary(__doc__),
+                                 formatter_class=cli.HelpFormatter)
+    ap.add_argument("--sizes", default="0,10000,100000", help="comma-separated counts of open streams")
+    ap.add_argument("--rounds", type=int, default=3, help="timed rounds per input kind and size")
     ap.add_argument("--no-md", action="store_true", help="do not touch bench/RESULTS.md")
     ap.add_argument("--md-only", action="store_true", help="only redraw the section from results/machine.json")
     args = ap.parse_args(argv)
@@ -299,4 +301,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

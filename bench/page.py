@@ -29,6 +29,7 @@ from pathlib import Path
 import requests
 
 from l1.app import Stack, build_page
+from rollup_host import cli
 from l1.contracts import at
 
 RESULTS = Path(__file__).resolve().parent / "results" / "page.json"
@@ -124,7 +125,8 @@ def table(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.page", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
     parser.add_argument("--streams", type=int, default=1000, help="streams on one account (default 1000)")
     parser.add_argument("--loads", type=int, default=5, help="page loads timed per account (default 5)")
     parser.add_argument("--frames", type=int, default=5000, help="frames timed per sample (default 5000)")
@@ -138,4 +140,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from bench import report  # noqa: E402
+from rollup_host import cli  # noqa: E402
 
 SCENARIOS = ("hub", "spread", "churn")
 FULL_SIZES = (25_000, 100_000, 1_000_000)
@@ -118,10 +119,12 @@ def riscv(args, size: int, out_dir: str, md_path: str, scenarios: list[str]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m bench", description=cli.summary(__doc__),
+                                formatter_class=cli.HelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes and samples (CI smoke run)")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS))
-    p.add_argument("--sizes", help="comma-separated stream counts")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenarios to run")
+    p.add_argument("--sizes", help="comma-separated stream counts (default "
+                                   f"{','.join(map(str, FULL_SIZES))}; quick: {','.join(map(str, QUICK_SIZES))})")
     p.add_argument("--baseline-sizes", help="sizes at which to run the baseline (default: all)")
     p.add_argument("--accounts", type=int, help="accounts in spread and churn (10,000; quick 1,000)")
     p.add_argument("--out", help="results directory (default bench/results, quick: bench/results/quick)")

@@ -19,6 +19,7 @@ from bench.common import db_bytes, peak_rss_mb, remove_db  # noqa: E402
 from bench.impls import IMPLS  # noqa: E402
 from bench.measure import Clock, measure_churn, measure_reads, measure_router, measure_writes, pick_open_stream  # noqa: E402
 from bench.workload import Scenario  # noqa: E402
+from rollup_host import cli  # noqa: E402
 
 PROFILES = {
     # samples per read, per write, per router input; seconds per op at most; HTTP inputs
@@ -96,26 +97,27 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenario", required=True, choices=("hub", "spread", "churn"))
-    p.add_argument("--size", type=int, required=True)
-    p.add_argument("--impl", required=True, choices=sorted(IMPLS))
-    p.add_argument("--profile", default="full", choices=sorted(PROFILES))
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.worker", description=cli.summary(__doc__),
+                                formatter_class=cli.HelpFormatter)
+    p.add_argument("--scenario", required=True, choices=("hub", "spread", "churn"), help="the workload")
+    p.add_argument("--size", type=int, required=True, help="streams to build")
+    p.add_argument("--impl", required=True, choices=sorted(IMPLS), help="ours, or the per-query-sum baseline")
+    p.add_argument("--profile", default="full", choices=sorted(PROFILES), help="sample counts (quick for CI)")
     p.add_argument("--accounts", type=int, default=10_000, help="accounts in spread and churn")
     p.add_argument("--http", action="store_true", help="also run the full HTTP loop (ours)")
     p.add_argument("--http-python", action="append", metavar="LABEL=PYTHON",
                    help="run the HTTP loop with dapp.py on this interpreter, each from a copy of the same"
                         " database (repeatable); results under http_by_python")
     p.add_argument("--http-only", action="store_true", help="build, then only the HTTP loop")
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--keep-db", action="store_true")
-    args = p.parse_args()
+    p.add_argument("--workdir", required=True, help="where the database goes")
+    p.add_argument("--out", required=True, help="the JSON result file")
+    p.add_argument("--keep-db", action="store_true", help="keep the database when done")
+    args = p.parse_args(argv)
     result = run(args)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

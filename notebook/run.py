@@ -32,10 +32,10 @@ def execute(path: Path = NOTEBOOK, timeout: int = 300, record_timing: bool = Fal
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python notebook/run.py", description=__doc__.strip().split("\n\n")[0])
     parser.add_argument("--inplace", action="store_true", help="save the outputs into the notebook")
-    parser.add_argument("--figures", help="folder for the PNGs (default notebook/figures)")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    parser.add_argument("--figures", help="folder for the PNGs (default $NOTEBOOK_FIGURES or notebook/figures)")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell (default 300)")
     args = parser.parse_args(argv)
     if args.figures:
         os.environ["NOTEBOOK_FIGURES"] = str(Path(args.figures).resolve())

@@ -9,6 +9,8 @@
 * ``deployment``: host options from a deployment JSON (``serve --deployment``).
 * ``web``: the web page's routes (``serve --web``): static files, ``/deployment.json``,
   ``POST /anvil`` (a same-origin proxy to the L1 node).
+* ``amounts``: human amounts at the command line (``--decimals``), exact both ways.
+* ``cli``: what every command line of the repository shares (help, a closed pipe).
 * ``python -m rollup_host``: ``serve``, ``up``, ``deposit``, ``send``, ``inspect``,
   ``outputs``, ``mine``, ``block``.
 """

@@ -29,7 +29,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS) \
+        if "default" in text or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS)) \
                 or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"

@@ -9,12 +9,13 @@ still keep a round trip well under a millisecond on loopback.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import threading
 import time
 
 import requests
 
+from . import cli
 from .client import HostClient
 from .server import start_in_thread
 
@@ -62,8 +63,11 @@ def measure(n: int = 200) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    n = int(args[0]) if args else 200
+    parser = argparse.ArgumentParser(prog="python -m rollup_host.selftest", description=cli.summary(__doc__),
+                                     formatter_class=cli.HelpFormatter)
+    parser.add_argument("n", type=int, nargs="?", default=200,
+                        help="advance inputs and round trips to time (default 200)")
+    n = parser.parse_args(argv).n
     figures = measure(n)
     print(f"{n} advance inputs: {figures['advance_ms']:.3f} ms each "
           f"(client->host->dapp: 4 HTTP round trips per input)")
@@ -72,4 +76,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -73,7 +73,8 @@ def test_outputs_takes_from_input_and_the_old_from_is_hidden():
 
 def closed_pipe_run(*args: str) -> tuple[int, str]:
     """Run a command whose reader is gone before it writes (``... | head -1`` on a long output)."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     proc.stdout.close()
     err = proc.stderr.read().decode()
     proc.stderr.close()
@@ -178,3 +179,79 @@ def test_format_advance_orders_outputs_by_index():
               "vouchers": [{"index": 1, "destination": T, "payload": "0x", "value": "0x0"}]}
     assert [line.split(":")[0].strip() for line in format_advance(result)[1:]] == \
         ["notice #0", "voucher #1 -> " + T, "notice #2"]
+
+
+# ------------------------------------------------------- every entry point's help
+
+# How each command line is started, and the name its usage line must show.
+ENTRY_POINTS = [
+    (["-m", "rollup_host"], "python -m rollup_host"),
+    (["-m", "rollup_host.selftest"], "python -m rollup_host.selftest"),
+    (["-m", "l1.up"], "python -m l1.up"),
+    (["-m", "l1.bridge"], "python -m l1.bridge"),
+    (["-m", "l1.deploy"], "python -m l1.deploy"),
+    (["-m", "l1.app"], "python -m l1.app"),
+    (["-m", "l1.compile"], "python -m l1.compile"),
+    (["-m", "bench"], "python -m bench"),
+    (["-m", "bench.ab"], "python -m bench.ab"),
+    (["-m", "bench.core_scale"], "python -m bench.core_scale"),
+    (["-m", "bench.machine_bench"], "python -m bench.machine_bench"),
+    (["-m", "bench.page"], "python -m bench.page"),
+    (["-m", "bench.worker"], "python -m bench.worker"),
+    (["notebook/run.py"], "python notebook/run.py"),
+    (["examples/subscriptions/dapp.py"], "python examples/subscriptions/dapp.py"),
+    (["examples/host_dapp.py"], "python examples/host_dapp.py"),
+    (["dapp.py"], "dapp.py"),
+]
+
+# Runs an entry point with ArgumentParser.parse_args replaced by a dump of the parser: its
+# prog, description, and each action's help as the help formatter renders it.
+DUMP_PARSER = r"""
+import argparse, json, runpy, sys
+def dump(self, args=None, namespace=None):
+    fmt = self._get_formatter()
+    print(json.dumps({"prog": self.prog, "description": self.description, "actions": [
+        {"flags": a.option_strings, "dest": a.dest, "sub": isinstance(a, argparse._SubParsersAction), "default": repr(a.default), "help": a.help,
+         "shown": fmt._get_help_string(a) if a.help else None} for a in self._actions]}))
+    sys.exit(0)
+argparse.ArgumentParser.parse_args = dump
+target, sys.argv = sys.argv[1], sys.argv[1:]
+if target.endswith(".py"):
+    sys.path.insert(0, __import__("os").path.dirname(target))
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+
+
+def _entry(argv: list[str]) -> list[str]:
+    return [argv[1]] if argv[0] == "-m" else [str(ROOT / argv[0])]
+
+
+@pytest.mark.parametrize("argv, prog", ENTRY_POINTS, ids=[p for _, p in ENTRY_POINTS])
+def test_every_entry_point_has_whole_help_with_every_flag_and_default(argv, prog):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, *argv, "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith(f"usage: {prog} "), proc.stdout[:200]
+    dumped = subprocess.run([sys.executable, "-c", DUMP_PARSER, *_entry(argv)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert dumped.returncode == 0, dumped.stderr
+    parser = json.loads(dumped.stdout.splitlines()[-1])
+    description = parser["description"].strip()
+    assert description[-1] in ".)", f"{prog}: the description stops mid-sentence: {description!r}"
+    for action in parser["actions"]:
+        if action["help"] == argparse_suppress() or action["sub"]:  # subcommands: test_rollup_host.py
+            continue
+        name = action["flags"] or action["dest"]
+        assert action["help"], f"{prog} {name} has no help"
+        if action["flags"] and action["default"] not in ("None", "False", repr(argparse_suppress())):
+            assert "default" in action["shown"], f"{prog} {name} does not show its default: {action['shown']!r}"
+    quiet, err = closed_pipe_run(*argv, "--help")
+    assert quiet in (0, 141) and err == "", err
+
+
+def argparse_suppress() -> str:
+    import argparse
+    return argparse.SUPPRESS

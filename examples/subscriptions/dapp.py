@@ -28,10 +28,15 @@ log = logging.getLogger("subscriptions")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Subscriptions DApp on streamable_token")
-    parser.add_argument("--db", default=os.environ.get("DAPP_DB", "subscriptions.sqlite"))
-    parser.add_argument("--url", default=os.environ.get("ROLLUP_HTTP_SERVER_URL", "http://127.0.0.1:5004"))
-    parser.add_argument("--rollups", choices=("v2", "v1"), default=os.environ.get("ROLLUPS_VERSION", "v2"))
+    parser = argparse.ArgumentParser(prog="python examples/subscriptions/dapp.py",
+                                     description=__doc__.strip().split("\n\n")[0])
+    parser.add_argument("--db", default=os.environ.get("DAPP_DB", "subscriptions.sqlite"),
+                        help="the DApp's SQLite database (default env DAPP_DB or subscriptions.sqlite)")
+    parser.add_argument("--url", default=os.environ.get("ROLLUP_HTTP_SERVER_URL", "http://127.0.0.1:5004"),
+                        help="the rollup HTTP server (default env ROLLUP_HTTP_SERVER_URL or "
+                             "http://127.0.0.1:5004)")
+    parser.add_argument("--rollups", choices=("v2", "v1"), default=os.environ.get("ROLLUPS_VERSION", "v2"),
+                        help="the Rollups API version (default env ROLLUPS_VERSION or v2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     router = subscriptions.build(args.db, Config(version=args.rollups))
