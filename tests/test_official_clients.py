@@ -192,6 +192,9 @@ def test_official_clients_deposit_stream_withdraw_and_execute(stack):
     done = s.client("execute", "--output", voucher["index"], account=BOB_INDEX)
     assert done["executed"] == voucher["index"] and done["application"] == s.dep["application"]
     assert s.token.call("balanceOf", s.bob) == bob_before + STREAM
+    # ... which Bob reads as the walkthrough's step 6 does (client.mjs balance).
+    shown = s.client("balance", "--token", s.dep["token"], account=BOB_INDEX)
+    assert shown["balance"] == str(bob_before + STREAM) and shown["account"] == s.bob and shown["decimals"] == 18
     assert s.token.call("balanceOf", s.dep["application"]) == DEPOSIT - STREAM
     assert any("claim for block" in line for line in s.bridge_log), s.bridge_log
     # The bridge reports the execution: the node API then names its transaction.

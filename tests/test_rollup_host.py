@@ -679,7 +679,7 @@ def test_cli_send_deposit_inspect_outputs(make_host, capsys):
     assert cli_main(["--url", url, "block"]) == 0
     assert capsys.readouterr().out.strip() == "5"
 
-    assert cli_main(["--url", url, "--json", "outputs", "--from", "1"]) == 0
+    assert cli_main(["--url", url, "--json", "outputs", "--from-input", "1"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [e["input_index"] for e in listed] == [1, 2]
     assert from_hex(listed[1]["payload"])[-7:] == b'{"x":1}'
