@@ -120,6 +120,7 @@ def test_the_json_form_answers_the_same_bytes(chain):
     ("holders", "path"), ("holders/0x12", "token"), (f"holders/{TOKEN}?limit=0", "limit"),
     (f"holders/{TOKEN}/3", "block"),  # before ALICE's last change
     (f"holders/{TOKEN}?after=x", "after"),
+    (f"holders/{TOKEN}?block={2**62 + 1}", "block"), (f"holders/{address('nobody')}/{2**62 + 1}", "block"),
 ])
 def test_bad_discovery_queries_are_refused_with_the_field(chain, query, field):
     before = chain.state_hash()

@@ -23,6 +23,7 @@ from typing import Any, Callable, NamedTuple, Optional
 from streamable_token.rollup.ops import load_json
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum, parse_address
+from streamable_token.constants import MAX_BLOCK
 from streamable_token.errors import InvalidInput
 
 _PATH = re.compile(r"[A-Za-z0-9/?&=_-]{1,200}")
@@ -169,6 +170,8 @@ def _tokens(engine: StreamableToken, f: dict, last_block: int) -> dict:
 
 
 def _holders(engine: StreamableToken, f: dict, last_block: int) -> dict:
+    if f["block"] > MAX_BLOCK:  # refused even when the page is empty (no balance to check it)
+        raise InvalidInput("block", f["block"], _INT_EXPECTED["block"])
     limit = f.get("limit", 100)
     page = engine.holders_page(f["token"], after=f.get("after", 0), limit=limit)
     holders = []

@@ -280,9 +280,10 @@ def parse_op(obj: Any, nested: bool = False, table: Optional[dict] = None) -> Op
                 raise InvalidInput.missing(field, f"{name} requires {field}")
             continue
         value = obj[field]
-        if kind in ("amount", "uint") and isinstance(value, BadNumber):
-            raise InvalidInput(field, value, f"{AMOUNT_IN_QUOTES} (no fractions or exponents)")
-        refuse_bad_number(field, value)
+        if isinstance(value, BadNumber):
+            if kind in ("amount", "uint"):
+                raise InvalidInput(field, value, f"{AMOUNT_IN_QUOTES} (no fractions or exponents)")
+            raise InvalidInput(field, value, value.expected)
         fields[field] = KINDS[kind](field, value, table)
     if name == "update_stream" and "amount" not in fields and "end_block" not in fields:
         raise InvalidInput.missing("amount", "update_stream requires a new amount and/or end_block")
