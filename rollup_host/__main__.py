@@ -5,7 +5,8 @@ the other commands are a client for a running host (``--url`` or ``$ROLLUP_HOST_
 Results are printed decoded: JSON payloads as JSON, ERC-20 transfer vouchers as
 ``transfer(to, amount)``. The exit code is 1 when the input or inspect was rejected,
 2 when the host could not be reached or refused the request. Amounts are base units
-unless ``--decimals`` says how to read (``send``, ``deposit``) or show (``inspect``) them.
+unless ``--decimals`` says how to read (``send``, ``deposit``) or show (``inspect``) them:
+a number, or ``auto`` for each token's own ``decimals()`` read from the L1 node (``--rpc``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from streamable_token.rollup.ops import SCHEMAS
 from streamable_token.rollup.router import committed_input_key, input_key
 
 from . import cli
-from .amounts import human_lines, op_in_base_units, parse_amount
+from .amounts import Decimals, annotated_json, decimals_arg, op_in_base_units, parse_amount, resolve
 
 from .chain_file import ChainMismatch
 from .child import stop as stop_child
@@ -51,6 +52,7 @@ from .web import attach as attach_web
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "db" / "dapp.sqlite"  # dapp.py's own default
 
+DEFAULT_RPC = os.environ.get("ETH_RPC_URL") or "http://127.0.0.1:8545"  # where --decimals auto reads
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
 
@@ -90,7 +92,7 @@ def format_advance(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_inspect(result: dict[str, Any], decimals: int | None = None) -> list[str]:
+def format_inspect(result: dict[str, Any], decimals: Decimals | None = None) -> list[str]:
     """Reports pretty-printed (they are the answer), status line on top; with ``decimals``
     each amount in base units also as a human amount (``# 1.5``) at the end of its line."""
     lines = [f"inspect {result['status']} "
@@ -98,8 +100,8 @@ def format_inspect(result: dict[str, Any], decimals: int | None = None) -> list[
     for report in result.get("reports", []):
         value = decode_payload(report["payload"])
         if isinstance(value, (dict, list)):
-            text = json.dumps(value, indent=2, ensure_ascii=False)
-            lines.append(text if decimals is None else human_lines(text, decimals))
+            lines.append(json.dumps(value, indent=2, ensure_ascii=False) if decimals is None
+                         else "\n".join(annotated_json(value, decimals)))
         else:
             lines.append(_show(value))
     if result.get("exception_payload") is not None:
@@ -111,7 +113,7 @@ def _print_result(args: argparse.Namespace, result: dict[str, Any], inspect: boo
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print("\n".join(format_inspect(result, getattr(args, "decimals", None)) if inspect
+        print("\n".join(format_inspect(result, _decimals(args)) if inspect
                         else format_advance(result)))
     return 0 if result.get("status") == "accepted" else EXIT_REJECTED
 
@@ -268,9 +270,18 @@ def chain_and_database_disagree(host: HostState, db: Path) -> str | None:
     return f"the database {db} holds inputs the kept chain ({count} inputs, block {block}) does not"
 
 
+def _decimals(args: argparse.Namespace) -> Decimals | None:
+    """``--decimals`` as the amount helpers take it (``auto`` reads from ``--rpc``); kept
+    on ``args`` so that ``auto`` asks the L1 node once per token."""
+    if not hasattr(args, "_decimals"):
+        args._decimals = resolve(getattr(args, "decimals", None), getattr(args, "rpc", None) or DEFAULT_RPC)
+    return args._decimals
+
+
 def cmd_deposit(args: argparse.Namespace, client: HostClient) -> int:
     data = args.data.encode("utf-8") if args.data is not None else b""
-    amount = parse_amount(args.amount, args.decimals)
+    decimals = _decimals(args)
+    amount = parse_amount(args.amount, decimals(args.token) if callable(decimals) else decimals)
     result = client.deposit(args.token, args.sender, amount, data, block=args.block)
     return _print_result(args, result, inspect=False)
 
@@ -296,13 +307,14 @@ def send_payload(args: argparse.Namespace) -> bytes:
         if args.decimals is not None:
             raise ValueError("--decimals reads the amounts of a JSON op, not of --hex bytes")
         return from_hex(args.hex)
-    if args.decimals is None:
+    decimals = _decimals(args)
+    if decimals is None:
         return args.payload.encode("utf-8")
     try:
         op = json.loads(args.payload, parse_float=_refuse_bare_fraction, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as err:
         raise ValueError(f"payload: with --decimals it must be a JSON op ({err})") from None
-    return json.dumps(op_in_base_units(op, args.decimals), separators=(",", ":"),
+    return json.dumps(op_in_base_units(op, decimals), separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
 
 
@@ -393,8 +405,8 @@ def route_line(name: str, route: Any) -> str:
 
 def send_epilog() -> str:
     """Every op of the DApp's table with its fields, from the op schemas themselves."""
-    lines = ["ops (JSON; amounts are decimal strings of base units, or with --decimals D human",
-             "amounts such as \"1.5\"; the caller is --from; ? marks an optional field):"]
+    lines = ["ops (JSON; amounts are decimal strings of base units, or with --decimals D (auto: the",
+             "token's own) human amounts such as \"1.5\"; the caller is --from; ? marks an optional field):"]
     for name, schema in SCHEMAS.items():
         lines.append(f"  {op_line(name, schema)}")
         if name in OP_NOTES:
@@ -428,6 +440,7 @@ def inspect_epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree; exposed so tests and docs can inspect it."""
     url_help = f"host URL (default $ROLLUP_HOST_URL or {DEFAULT_URL})"
+    rpc_help = "the L1 node that --decimals auto reads (default $ETH_RPC_URL or http://127.0.0.1:8545)"
     client_opts = argparse.ArgumentParser(add_help=False)
     client_opts.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
     client_opts.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
@@ -492,7 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="sender", required=True, help="depositor address (credited)")
     p.add_argument("--amount", required=True,
                    help="base units (e.g. 1500000000000000000), or with --decimals a human amount (1.5)")
-    p.add_argument("--decimals", type=int, help="the token's decimals, to read --amount as a human amount")
+    p.add_argument("--decimals", type=decimals_arg, metavar="D|auto",
+                   help="the token's decimals, to read --amount as a human amount; auto: the token's "
+                        "decimals() on the L1 node (--rpc) (default: base units)")
+    p.add_argument("--rpc", default=None, help=rpc_help)
     p.add_argument("--data", help="JSON op (or text) sent UTF-8 encoded as execLayerData and run "
                                   "as the depositor in the same input")
     p.add_argument("--block", type=int, help="block of the input (default the current block)")
@@ -502,15 +518,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="sender", required=True, help="sender address (msg_sender)")
     p.add_argument("payload", nargs="?", help="JSON op, sent as UTF-8 bytes (ops below)")
     p.add_argument("--hex", help="raw 0x-hex payload instead of JSON")
-    p.add_argument("--decimals", type=int, help="the token's decimals: the op's amounts are human amounts "
-                                                "(\"1.5\"), sent in base units (default: base units)")
+    p.add_argument("--decimals", type=decimals_arg, metavar="D|auto",
+                   help="the token's decimals: the op's amounts are human amounts (\"1.5\"), sent in base "
+                        "units; auto: each op's token's decimals() on the L1 node (--rpc) (default: base units)")
+    p.add_argument("--rpc", default=None, help=rpc_help)
     p.add_argument("--block", type=int, help="block of the input (default the current block)")
 
     p = command("inspect", "inspect the DApp state (read-only)", [client_opts],
                 epilog=inspect_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("payload", help="a route (below), as a path or as JSON")
-    p.add_argument("--decimals", type=int, help="also show each amount as a human amount at these decimals "
-                                                "(default: base units only)")
+    p.add_argument("--decimals", type=decimals_arg, metavar="D|auto",
+                   help="also show each amount as a human amount at D decimals; auto: at its token's "
+                        "decimals() on the L1 node (--rpc) (default: base units only)")
+    p.add_argument("--rpc", default=None, help=rpc_help)
 
     p = command("outputs", "list finished inputs with their notices, vouchers and reports", [client_opts])
     p.add_argument("--from-input", dest="from_input", type=int, default=0, metavar="INDEX",

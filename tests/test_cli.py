@@ -255,3 +255,9 @@ def test_every_entry_point_has_whole_help_with_every_flag_and_default(argv, prog
 def argparse_suppress() -> str:
     import argparse
     return argparse.SUPPRESS
+
+
+def test_decimals_is_a_number_of_places_or_auto():
+    for bad in ("1.5", "-1", "78", "eighteen"):
+        proc = cli("send", "--from", ALICE, "--decimals", bad, "{}")
+        assert proc.returncode == 2 and "neither a number of decimals (0..77) nor auto" in proc.stderr, proc.stderr

@@ -143,3 +143,43 @@ def test_bridge_gives_up_after_its_wait_with_one_line(chain):
     assert proc.returncode == 2 and 1 <= time.monotonic() - started < 30
     assert proc.stderr == f"error: no answer from the rollup host at {host_url} (`python -m rollup_host up " \
                           "--deployment l1/deployment.json`) after 1 s (--wait)\n", proc.stderr
+
+
+# ------------------------------------------------- --decimals auto (the token's own)
+
+ALICE = "0x" + "aa" * 20
+BOB = "0x" + "bb" * 20
+
+
+def host_cli(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rollup_host", "--url", url, *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_decimals_auto_reads_each_tokens_decimals_from_l1(chain, node):
+    anvil, dep, _ = chain
+    token, rpc = dep["token"], ["--rpc", anvil.url]
+    done = host_cli(node.url, "deposit", "--token", token, "--from", ALICE, "--amount", "2.5",
+                    "--decimals", "auto", *rpc)
+    assert done.returncode == 0, done.stderr
+    op = {"op": "transfer", "token": token, "receiver": BOB, "amount": "0.75"}
+    done = host_cli(node.url, "send", "--from", ALICE, "--decimals", "auto", *rpc, json.dumps(op))
+    assert done.returncode == 0 and "accepted" in done.stdout, done.stderr
+    shown = host_cli(node.url, "inspect", "--decimals", "auto", *rpc, f"balance/{token}/{BOB}")
+    assert '"balance": "750000000000000000",  # 0.75' in shown.stdout, shown.stdout + shown.stderr
+    listed = host_cli(node.url, "inspect", "--decimals", "auto", *rpc, "tokens")
+    assert '"deposited": "2500000000000000000",  # 2.5' in listed.stdout, listed.stdout + listed.stderr
+
+    # No decimals() at that address, or no token in the op: refused in one line, nothing sent.
+    no_code = "0x" + "12" * 20
+    refused = host_cli(node.url, "send", "--from", ALICE, "--decimals", "auto", *rpc,
+                       json.dumps({**op, "token": no_code}))
+    assert refused.returncode == 2 and f"{no_code} answers no decimals()" in refused.stderr, refused.stderr
+    refused = host_cli(node.url, "send", "--from", BOB, "--decimals", "auto", *rpc,
+                       '{"op":"update_stream","stream_id":1,"amount":"1.5"}')
+    assert refused.returncode == 2 and "names no token" in refused.stderr and "--decimals D" in refused.stderr
+    unreachable = host_cli(node.url, "deposit", "--token", token, "--from", ALICE, "--amount", "1",
+                           "--decimals", "auto", "--rpc", "http://127.0.0.1:1")
+    assert unreachable.returncode == 2 and unreachable.stderr.count("\n") == 1
+    assert "cannot read decimals()" in unreachable.stderr
+    assert len(node.client.outputs()) == 2
