@@ -445,9 +445,9 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         return 0
-    print(f"bridge: feeding {args.host} from {rpc.url} (application {bridge.app}); Ctrl-C stops",
-          flush=True)
-    try:
+    try:  # Ctrl-C from here on is the way to stop: exit 0, quietly
+        print(f"bridge: feeding {args.host} from {rpc.url} (application {bridge.app}); Ctrl-C stops",
+              flush=True)
         bridge.run(args.interval, claim=not args.no_claim, execute=args.execute,
                    log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
