@@ -151,3 +151,26 @@ def test_the_cli_passes_the_routes_through(node):
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rollup_host", "--url", url, *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
+
+
+def test_the_engine_pages_directly(tmp_path):
+    """The library calls behind the routes, for a host DApp that embeds the engine."""
+    from streamable_token import InvalidInput, StreamableToken
+    engine = StreamableToken(str(tmp_path / "e.sqlite"))
+    for i, token in enumerate((TOKEN, TOKEN2)):
+        engine.mint(token, ALICE, 10 + i, block=1)
+        engine.mint(token, BOB, 1, block=1)
+    engine.burn(TOKEN2, ALICE, 4, block=2)
+    page = engine.tokens_page(limit=1)
+    assert [(t.token, t.deposited, t.withdrawn) for t in page] == [(cs(TOKEN), 11, 0)]
+    assert [(t.token, t.deposited, t.withdrawn) for t in engine.tokens_page(after=page[-1].cursor)] == [
+        (cs(TOKEN2), 12, 4)]
+    assert [a for _, a in engine.holders_page(TOKEN2)] == engine.accounts_of(TOKEN2) == [cs(ALICE), cs(BOB)]
+    first = engine.holders_page(TOKEN2, limit=1)
+    assert [a for _, a in engine.holders_page(TOKEN2, after=first[-1][0])] == [cs(BOB)]
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after": -1}, {"limit": True}):
+        with pytest.raises(InvalidInput):
+            engine.tokens_page(**bad)
+        with pytest.raises(InvalidInput):
+            engine.holders_page(TOKEN, **bad)
+    engine.close()
