@@ -189,3 +189,19 @@ def test_malformed_at_agrees_with_the_json_module(text, cut, junk):
         assert found.byte == len(mutated[:found.offset].encode())
         before = malformed_at(mutated[:found.offset])  # what precedes it is a prefix of valid JSON
         assert before is None or before.offset == found.offset
+
+
+@pytest.mark.parametrize("element", ["1", '"x"', "{}", "[]", '{"a":1}', "[1,[2]]", "null"])
+def test_a_refused_payload_made_of_many_tokens_costs_a_bounded_search(element):
+    """Runs of elements and members are skipped in one regex call each, and the loop stops
+    after STEP_BUDGET steps: a 64 KiB payload of tiny tokens, refused, says either where it
+    goes wrong or how far it is valid, never scanning on token by token."""
+    from streamable_token.rollup.json_position import STEP_BUDGET
+    text = "[" + ",".join([element] * (60_000 // (len(element) + 1))) + ",]"
+    found = malformed_at(text)
+    if found.offset == len(text) - 1:  # found the trailing comma
+        assert "a trailing comma" in found.what
+    else:
+        assert "past 4096 tokens" in found.what and STEP_BUDGET == 4096
+        assert malformed_at(text[:found.offset]).offset == found.offset  # valid up to there
+    assert found.offset > 4000
