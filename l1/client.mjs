@@ -4,6 +4,7 @@
 // `node l1/client.mjs --help` lists the commands, `node l1/client.mjs COMMAND --help` one
 // command's options (the USAGE table below). Prints one JSON object; exit 1 on error.
 import { createCartesiPublicClient, walletActionsL1 } from "@cartesi/viem";
+import { applicationAbi } from "@cartesi/viem/abi";
 import {
   createPublicClient,
   createWalletClient,
@@ -194,7 +195,19 @@ async function main() {
     const { applicationAddress } = await node.getApplication({ application: app });
     const l1 = createPublicClient({ chain: foundry, transport: http(rpcUrl) });
     const wallet = createWalletClient({ account, chain: foundry, transport: http(rpcUrl) }).extend(walletActionsL1());
-    const hash = await wallet.executeOutput({ application: applicationAddress, output, account });
+    // The Application executes an output once: say so by the contract's own error name
+    // (its revert data does not reach us through gas estimation).
+    const executed = () => l1.readContract({ address: applicationAddress, abi: applicationAbi,
+                                             functionName: "wasOutputExecuted", args: [outputIndex] });
+    const notAgain = () => new Error(`OutputNotReexecutable: output ${outputIndex} was already executed on L1 (a voucher executes once)`);
+    if (await executed()) throw notAgain();
+    let hash;
+    try {
+      hash = await wallet.executeOutput({ application: applicationAddress, output, account });
+    } catch (error) {
+      if (await executed()) throw notAgain();
+      throw error;
+    }
     const receipt = await l1.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") throw new Error(`executeOutput reverted: ${hash}`);
     console.log(show({ executed: outputIndex, application: applicationAddress, transactionHash: hash,

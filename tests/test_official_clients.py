@@ -203,3 +203,10 @@ def test_official_clients_deposit_stream_withdraw_and_execute(stack):
         assert time.monotonic() < deadline, f"execution never reported: {s.bridge_log}"
         time.sleep(0.2)
     assert seen["executionTransactionHash"] == done["transactionHash"] and seen["proven"]
+    # A second execution is refused by the contract's own error name, and moves nothing.
+    command = [s.node, str(CLIENT), "execute", "--output", voucher["index"], "--node", s.host_url, "--rpc",
+               s.anvil.url, "--account", str(BOB_INDEX), "--timeout", "60"]
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           timeout=TIMEOUT, env=dict(os.environ, NO_COLOR="1"))
+    assert again.returncode != 0 and "OutputNotReexecutable" in again.stderr, (again.stdout, again.stderr)
+    assert s.token.call("balanceOf", s.bob) == bob_before + STREAM

@@ -4,7 +4,7 @@
 // every address comes from the deployment the page was served with, never from a
 // library default (its built-in portal and InputBox addresses are those of one release).
 import { walletActionsL1 } from "@cartesi/viem";
-import { erc20PortalAbi, inputBoxAbi } from "@cartesi/viem/abi";
+import { applicationAbi, erc20PortalAbi, inputBoxAbi } from "@cartesi/viem/abi";
 import {
   createWalletClient, custom, erc20Abi, getAddress, stringToHex,
 } from "viem";
@@ -61,11 +61,23 @@ export class Wallet {
     return inputIndexOf(receipt, this.deployment.input_box);
   }
 
-  /** Execute a claimed voucher (the output with its proof, from cartesi_getOutput). */
+  /** Execute a claimed voucher (the output with its proof, from cartesi_getOutput). The
+   * Application executes an output once: a second try is refused by that error's name. */
   async execute(output) {
-    const hash = await this.client.executeOutput({
-      account: this.account, chain: null, application: this.deployment.application, output,
+    const executed = () => this.l1.readContract({
+      address: this.deployment.application, abi: applicationAbi, functionName: "wasOutputExecuted", args: [output.index],
     });
+    const notAgain = () => new Error(`OutputNotReexecutable: voucher #${output.index} was already executed on L1`);
+    if (await executed()) throw notAgain();
+    let hash;
+    try {
+      hash = await this.client.executeOutput({
+        account: this.account, chain: null, application: this.deployment.application, output,
+      });
+    } catch (error) {
+      if (await executed()) throw notAgain();
+      throw error;
+    }
     const receipt = await this.l1.waitForTransactionReceipt({ hash, pollingInterval: 250 });
     if (receipt.status !== "success") throw new Error(`executeOutput reverted: ${hash}`);
     return receipt;
