@@ -427,6 +427,7 @@ def main(argv=None):
     parser.add_argument("--no-claim", action="store_true", help="feed inputs but submit no claims")
     parser.add_argument("--execute", action="store_true", help="execute claimed vouchers")
     args = parser.parse_args(argv)
+    cli.stop_on_signals()
     try:
         deployment = load_deployment(args.deployment)
     except (OSError, KeyError, ValueError) as exc:

@@ -6,7 +6,6 @@ that epochs close and a bridge running alongside can claim without mining itself
 """
 
 import argparse
-import signal
 import socket
 import time
 
@@ -24,10 +23,6 @@ def port_free(port, host="127.0.0.1"):
         except OSError:
             return False
     return True
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM stops anvil the same way Ctrl-C does
 
 
 def main(argv=None):
@@ -48,7 +43,7 @@ def main(argv=None):
                              "(cli), at @cartesi/viem's for Rollups 2.2 (rollups-2.2), or where "
                              "deployed (fresh)")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    cli.stop_on_signals()  # SIGTERM stops anvil the same way Ctrl-C does
     port = args.port if port_free(args.port) else 0
     block_time = args.block_time if args.block_time > 0 else None
     # Mixed mining: each transaction is mined at once, and a block comes every

@@ -6,12 +6,14 @@
   each flag's default to its help line;
 * :func:`run`: calls a ``main(argv) -> int``, and on a closed standard output (``… | head``)
   exits 141 (128 + SIGPIPE, what a shell shows for a command killed by the pipe) quietly
-  instead of printing a ``BrokenPipeError`` traceback.
+  instead of printing a ``BrokenPipeError`` traceback;
+* :func:`stop_on_signals`: SIGINT and SIGTERM stop a long-running command as Ctrl-C does.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
 
@@ -33,6 +35,18 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM raise ``KeyboardInterrupt``, whatever this process
+    inherited: a shell without job control starts background commands with SIGINT
+    ignored, and Python then never turns it into ``KeyboardInterrupt``."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def run(main: Callable[[Optional[Sequence[str]]], Optional[int]],
