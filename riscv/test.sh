@@ -20,7 +20,7 @@ EXCLUDED=(
     # clients on it): it never runs in the Cartesi machine; the DApp's side of it is the
     # round trip and the recorded log below
     --ignore=tests/test_l1_roundtrip.py --ignore=tests/test_l1_contracts.py
-    --ignore=tests/test_official_clients.py
+    --ignore=tests/test_official_clients.py --ignore=tests/test_l1_cli.py
     # host-side tools: JupyterLab/matplotlib for the notebook; PyYAML and hadolint (an
     # amd64 binary wheel) to check the Dockerfile and compose files, which no machine runs
     --ignore=tests/test_notebook.py --ignore=tests/test_packaging.py
