@@ -10,8 +10,10 @@ so SQLite adds a range of rows or a prefix path of nodes exactly in INTEGER colu
 value from ±2^108 on is kept whole in ``big`` and added in Python.
 
 The rest of the engine calls :func:`ledger_at`, :func:`ledgers_of`, :func:`new_ledger`,
-:func:`store_ledger`, :func:`settle`, :func:`flows` and :func:`add_events`; the stream
-math itself is the pure functions of :mod:`streamable_token.schedule`.
+:func:`store_ledger`, :func:`settle`, :func:`balance_at` and :func:`add_events`; the
+stream math itself is the pure functions of :mod:`streamable_token.schedule`, a ledger's
+figures change only through :class:`~streamable_token.ledger.Ledger`'s methods, and its
+row is :mod:`streamable_token.ledger_row`.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ import sqlite3
 from functools import lru_cache
 from typing import Iterable, Iterator, Optional, Sequence
 
+from streamable_token import ledger_row
 from streamable_token.blobs import blob_to_int, int_to_blob
+from streamable_token.ledger import INCOMING, OUTGOING, Balance, Ledger, Side
 from streamable_token.schedule import (
     INLINE_MAX_EVENTS,
     TREE_BITS,
@@ -27,8 +31,6 @@ from streamable_token.schedule import (
     ZERO,
     Delta,
     Event,
-    Ledger,
-    Side,
     add,
     event_delta,
     flow,
@@ -41,8 +43,6 @@ from streamable_token.schedule import (
     update_nodes,
 )
 
-INCOMING, OUTGOING = 0, 1
-"""Which side of a ledger: flow in (adds to available), flow out (drains committed)."""
 NO_SIDE, IN_SIDE, OUT_SIDE, BOTH_SIDES = 0, 1 << INCOMING, 1 << OUTGOING, 3
 """Which sides a read sums the pending events of, or a settle settles (a bit per side)."""
 
@@ -153,50 +153,70 @@ def _range_rows(side_key: str, first: int, n: int) -> str:
 
 
 # --- ledgers ------------------------------------------------------------------------
+#
+# A ledger is read with the sums of its sides' pending events that a settle or a read at
+# block ?2 needs, for one token (?1) and a few accounts (?3...), in one statement. The
+# statement is built from the named pieces below (tests/test_ledger_row.py runs each
+# variant) and kept per shape.
 
-_LEDGER_COLUMNS = ("id", "in_tree", "in_first", "in_last", "out_tree", "out_first", "out_last", "state")
-"""A ledger row as read and written: what SQL tests (tree levels, bounds) and ``state``,
-the rest as decimal integers: block available committed, then per side (in, out)
-block rate count r c base_r base_c."""
-_LEDGER_BY = {
-    "address": (
-        "a.address",
-        " FROM st_accounts a JOIN st_ledgers l ON l.account_id = a.id JOIN st_tokens t ON t.id = l.token_id"
-        " WHERE t.address = ?1 AND a.address IN ({accounts})",
-    ),
-    "id": ("l.account_id", " FROM st_ledgers l WHERE l.token_id = ?1 AND l.account_id IN ({accounts})"),
-}
-_LEDGER_AT: dict[tuple[str, tuple[int, ...], int], str] = {}
+LEDGERS_BY_ADDRESS = (
+    "a.address",
+    " FROM st_accounts a JOIN st_ledgers l ON l.account_id = a.id JOIN st_tokens t ON t.id = l.token_id"
+    " WHERE t.address = ?1 AND a.address IN ({accounts})",
+)
+"""(the key a row names its account by, the FROM clause): ledgers by addresses."""
+LEDGERS_BY_ID = ("l.account_id", " FROM st_ledgers l WHERE l.token_id = ?1 AND l.account_id IN ({accounts})")
+"""As :data:`LEDGERS_BY_ADDRESS`, by the ids of the token and the accounts."""
+_LEDGERS_BY = {"address": LEDGERS_BY_ADDRESS, "id": LEDGERS_BY_ID}
+_LEDGERS_SQL: dict[tuple[str, tuple[int, ...], int], str] = {}
 
 
-def _ledger_at_sql(by: str, sides: tuple[int, ...], n: int) -> str:
-    """The ledgers of ``len(sides)`` accounts (?3...) of a token (?1) with the sums a
-    settle at ?2 needs of the sides each account's ``sides`` bits name, the tree's prefix
-    being the ``n`` ranges after the accounts."""
-    sql = _LEDGER_AT.get((by, sides, n))
+def side_sums_sql(which: int, first_range: int, n: int) -> str:
+    """The sums (text of _SUMS) of side ``which``'s pending events up to ?2 of the ledger
+    ``l``, NULL when its summary answers alone: its event rows, or its tree's prefix as
+    the ``n`` ranges bounded by ?first_range...."""
+    side = ("in", "out")[which]
+    key = SIDE_KEY_SQL.format(ledger_id="l.id", which=which)
+    needs = NEEDS_EVENTS_SQL.format(first=f"l.{side}_first", last=f"l.{side}_last", b="?2")
+    return (
+        f"CASE WHEN {needs}"
+        f" THEN CASE WHEN l.{side}_tree > 0 THEN (SELECT {_SUMS} FROM ({_range_rows(key, first_range, n)}))"
+        f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {key} AND block <= ?2) END END"
+    )
+
+
+def same_sides_sums_sql(bits: int, first_range: int, n: int) -> str:
+    """The ``in_sums`` and ``out_sums`` columns when every account needs the same sides."""
+    return "".join(f", {side_sums_sql(w, first_range, n) if bits >> w & 1 else 'NULL'} AS {name}_sums"
+                   for w, name in enumerate(("in", "out")))
+
+
+def per_account_sums_sql(key: str, sides: tuple[int, ...], first_range: int, n: int) -> str:
+    """The ``in_sums`` and ``out_sums`` columns when accounts need different sides: the
+    sides of the account in each row (?(3 + k) is account k)."""
+    return "".join(
+        ", CASE " + " ".join(f"WHEN {key} = ?{3 + k} THEN {side_sums_sql(w, first_range, n) if bits >> w & 1 else 'NULL'}"
+                             for k, bits in enumerate(sides)) + f" END AS {name}_sums"
+        for w, name in enumerate(("in", "out"))
+    )
+
+
+def ledgers_sql(by: str, sides: tuple[int, ...], n: int) -> str:
+    """The ledgers of ``len(sides)`` accounts (?3...) of a token (?1), ``by`` address or
+    id, with the sums a settle at ?2 needs of the sides each account's ``sides`` bits name,
+    the tree's prefix being the ``n`` ranges after the accounts. Columns: the ledger's
+    (:data:`ledger_row.COLUMNS`), token id, account id, key, in_sums, out_sums."""
+    sql = _LEDGERS_SQL.get((by, sides, n))
     if sql is None:
-        path = 3 + len(sides)
-        sums = {}
-        for which, side in enumerate(("in", "out")):
-            side_sql = SIDE_KEY_SQL.format(ledger_id="l.id", which=which)
-            sums[which] = (
-                f"CASE WHEN {NEEDS_EVENTS_SQL.format(first=f'l.{side}_first', last=f'l.{side}_last', b='?2')}"
-                f" THEN CASE WHEN l.{side}_tree > 0 THEN (SELECT {_SUMS} FROM ({_range_rows(side_sql, path, n)}))"
-                f" ELSE (SELECT {_SUMS} FROM st_side_events WHERE side_key = {side_sql} AND block <= ?2) END END"
-            )
-        key, source = _LEDGER_BY[by]
-        if len(set(sides)) == 1:  # the same sides of every account
-            extras = "".join(f", {sums[w] if sides[0] >> w & 1 else 'NULL'} AS {name}_sums"
-                             for w, name in enumerate(("in", "out")))
-        else:  # the sides of the account in each row: ?(3 + k) is account k
-            extras = "".join(
-                ", CASE " + " ".join(f"WHEN {key} = ?{3 + k} THEN {sums[w] if bits >> w & 1 else 'NULL'}"
-                                     for k, bits in enumerate(sides)) + f" END AS {name}_sums"
-                for w, name in enumerate(("in", "out"))
-            )
-        columns = ", ".join("l." + c for c in _LEDGER_COLUMNS)
+        key, source = _LEDGERS_BY[by]
+        first_range = 3 + len(sides)
+        if len(set(sides)) == 1:
+            sums = same_sides_sums_sql(sides[0], first_range, n)
+        else:
+            sums = per_account_sums_sql(key, sides, first_range, n)
+        columns = ", ".join("l." + c for c in ledger_row.COLUMNS)
         where = source.format(accounts=_marks(3, len(sides)))
-        sql = _LEDGER_AT[by, sides, n] = f"SELECT {columns}, l.token_id, l.account_id, {key} AS key{extras}{where}"
+        sql = _LEDGERS_SQL[by, sides, n] = f"SELECT {columns}, l.token_id, l.account_id, {key} AS key{sums}{where}"
     return sql
 
 
@@ -210,19 +230,16 @@ def _ledgers_with_sums(
     if not any(sides):  # nothing to sum: no tree ranges in the statement
         ranges = ()
     bounds = [x for r in ranges for x in r]
-    for (lid, in_tree, in_first, in_last, out_tree, out_first, out_last, state, token_id, account_id, key,
-         in_sums, out_sums) in conn.execute(_ledger_at_sql(by, sides, len(ranges)), (token, block, *accounts, *bounds)):
-        # written out rather than looped per side: every call reads two ledgers this way
-        (block0, available, committed, in_at, in_rate, in_count, in_r, in_c, in_base_r, in_base_c,
-         out_at, out_rate, out_count, out_r, out_c, out_base_r, out_base_c) = map(int, state.split())
-        incoming = Side(in_rate, in_tree, in_count, in_first, in_last, (in_r, in_c), (in_base_r, in_base_c), in_at)
-        outgoing = Side(out_rate, out_tree, out_count, out_first, out_last, (out_r, out_c), (out_base_r, out_base_c),
-                        out_at)
+    for row in conn.execute(ledgers_sql(by, sides, len(ranges)), (token, block, *accounts, *bounds)):
+        ledger = ledger_row.decode(*row[:8])
+        token_id, account_id, key, in_sums, out_sums = row[8:]
         if in_sums is not None:
-            incoming.prefix_at = (block, _fetched_sum(conn, in_sums, side_key(lid, INCOMING), in_tree, block, ranges))
+            ledger.incoming.prefix_at = (block, _fetched_sum(conn, in_sums, side_key(ledger.id, INCOMING),
+                                                             ledger.incoming.tree_levels, block, ranges))
         if out_sums is not None:
-            outgoing.prefix_at = (block, _fetched_sum(conn, out_sums, side_key(lid, OUTGOING), out_tree, block, ranges))
-        found[accounts.index(key)] = (Ledger(lid, block0, available, committed, incoming, outgoing), token_id, account_id)
+            ledger.outgoing.prefix_at = (block, _fetched_sum(conn, out_sums, side_key(ledger.id, OUTGOING),
+                                                             ledger.outgoing.tree_levels, block, ranges))
+        found[accounts.index(key)] = (ledger, token_id, account_id)
     return found
 
 
@@ -286,27 +303,13 @@ def load_ledger(conn: sqlite3.Connection, account_id: int, token_id: int) -> Opt
 
 def new_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> Ledger:
     """A new, empty ledger, both sides settled at ``block``, stored."""
-    return Ledger(insert_ledger(conn, account_id, token_id, block), block, 0, 0, Side(block=block), Side(block=block))
-
-
-def insert_ledger(conn: sqlite3.Connection, account_id: int, token_id: int, block: int) -> int:
-    return conn.execute(
-        "INSERT INTO st_ledgers (account_id, token_id, in_tree, in_first, in_last, out_tree, out_first, out_last, state)"
-        " VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?)",
-        (account_id, token_id, f"{block} 0 0" + f" {block} 0 0 0 0 0 0" * 2),
-    ).lastrowid
-
-
-_STORE_LEDGER = f"UPDATE st_ledgers SET {', '.join(f'{c} = ?' for c in _LEDGER_COLUMNS[1:])} WHERE id = ?"
+    ledger = ledger_row.empty(block)
+    ledger.id = conn.execute(ledger_row.INSERT, (account_id, token_id, *ledger_row.encode(ledger)[:-1])).lastrowid
+    return ledger
 
 
 def store_ledger(conn: sqlite3.Connection, ledger: Ledger) -> None:
-    i, o = ledger.incoming, ledger.outgoing
-    state = " ".join(map(str, (
-        ledger.block, ledger.available, ledger.committed,
-        i.block, i.rate, i.count, *i.total, *i.base, o.block, o.rate, o.count, *o.total, *o.base,
-    )))
-    conn.execute(_STORE_LEDGER, (i.tree_levels, i.first, i.last, o.tree_levels, o.first, o.last, state, ledger.id))
+    conn.execute(ledger_row.UPDATE, ledger_row.encode(ledger))
 
 
 # --- pending events of small schedules: one row per block -----------------------------
@@ -456,6 +459,11 @@ def pending(conn: sqlite3.Connection, ledger: Ledger, which: int, b: int) -> Del
     return sum_events(conn, key, b)
 
 
+def balance_at(conn: sqlite3.Connection, ledger: Ledger, b: int) -> Balance:
+    """The ledger's figures at ``b`` (>= ledger.block); reads only."""
+    return ledger.balance_at(*flows(conn, ledger, b))
+
+
 def flows(conn: sqlite3.Connection, ledger: Ledger, b: int) -> tuple[int, int]:
     """(flowed in, flowed out) since each side's block up to ``b`` (>= ledger.block); reads only."""
     moved = [0, 0]
@@ -481,13 +489,8 @@ def settle(conn: sqlite3.Connection, ledger: Ledger, block: int, sides: int) -> 
         if not sides >> which & 1 and (rows_done or side.pending(block) is None):
             continue
         done = pending(conn, ledger, which, block)
-        moved = flow(side.rate, side.block, block, done)
         removed = delete_events(conn, side_key(ledger.id, which), block) if rows_done else 0
-        side.settled(block, done, removed)
-        if which == INCOMING:
-            ledger.available += moved
-        else:
-            ledger.committed -= moved
+        ledger.settle_side(which, block, done, removed)
     ledger.block = block
 
 

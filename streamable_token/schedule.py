@@ -17,8 +17,6 @@ Nothing here reads or writes storage: the token service loads rows, calls these,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
 
 Delta = tuple[int, int]
 """(ΣR, ΣC): rate changes, and lumps minus rate changes times their block."""
@@ -151,118 +149,7 @@ def ranges_sum(nodes: dict[int, Delta], ranges: list[tuple[int, int]]) -> Delta:
     return total
 
 
-# --- one side of an account's ledger ---------------------------------------------------
+# --- where a side keeps its pending events ---------------------------------------------
 
 INLINE_MAX_EVENTS = 256
 """Past this many pending events a side moves to the tree."""
-
-
-class Side:
-    """One direction of flow on a ledger: incoming (adds to available) or outgoing
-    (drains committed), settled at its own ``block``: ``rate`` is the flow per block
-    there, and its pending events are those after it. The two sides of a ledger settle
-    apart, each when a call needs it (see :class:`Ledger`).
-
-    The side keeps a summary of its pending events so that most reads need none of them:
-    they all lie in ``[first, last]`` (both 0 when none is pending) and sum to ``total``.
-    A read before ``first`` sees no event, a read at or after ``last`` sees them all; only
-    a block in between needs the events themselves: up to INLINE_MAX_EVENTS of them are
-    rows (one per block, ``count`` of them), more go to a tree of ``tree_levels``.
-    The bounds may be loose (a removed event does not shrink them), which costs at most a
-    read that tighter bounds would have skipped. A tree keeps settled events too, so
-    ``base`` is its prefix sum at the settled block: the pending sum up to ``b`` is the
-    tree's prefix at ``b`` minus ``base``. Rows of settled events are deleted (base 0).
-    """
-
-    __slots__ = ("rate", "tree_levels", "count", "first", "last", "total", "base", "block", "prefix_at")
-
-    def __init__(
-        self,
-        rate: int = 0,
-        tree_levels: int = 0,
-        count: int = 0,
-        first: int = 0,
-        last: int = 0,
-        total: Delta = ZERO,
-        base: Delta = ZERO,
-        block: int = 0,
-    ) -> None:
-        self.rate = rate
-        self.tree_levels = tree_levels
-        self.count = count
-        self.first = first
-        self.last = last
-        self.total = total
-        self.base = base
-        self.block = block
-        self.prefix_at: tuple[int, Delta] | None = None
-        """(block, prefix sum of the stored events at block) when a read fetched it with the row."""
-
-    def needs_events(self, b: int) -> bool:
-        """Whether the pending sum up to ``b`` needs the stored events: only inside the
-        bounds. Before ``first`` none has happened, at or after ``last`` all have.
-        (The ledger store asks SQLite the same, NEEDS_EVENTS_SQL.)"""
-        return self.first <= b < self.last
-
-    def pending(self, b: int) -> Optional[Delta]:
-        """Sum of pending events up to ``b`` when the summary (or a prefix fetched with
-        the ledger row) answers, else None: then the stored events must be summed."""
-        if not self.needs_events(b):
-            return self.total if self.last and b >= self.last else ZERO
-        if self.prefix_at is not None and self.prefix_at[0] == b:
-            return sub(self.prefix_at[1], self.base)
-        return None
-
-    def settled(self, b: int, pending: Delta, removed: int = 0) -> None:
-        """Account for the events up to ``b`` (summing to ``pending``, ``removed`` rows of
-        them deleted) having happened: the side is settled at ``b``."""
-        self.block = b
-        self.rate += pending[0]
-        self.total = sub(self.total, pending)
-        if self.tree_levels:
-            self.base = add(self.base, pending)
-        self.count -= removed
-        if b >= self.last or (not self.tree_levels and not self.count):
-            self.first = self.last = 0
-        else:
-            self.first = max(self.first, b + 1)
-
-    def added(self, block: int, delta: Delta, new_rows: int = 0) -> None:
-        """Account for one more pending event (its block is after the side's block);
-        ``new_rows`` is how the number of event rows changed (+1, 0, or -1 if it cancelled
-        out an event at the same block)."""
-        self.total = add(self.total, delta)
-        self.count += new_rows
-        if not self.tree_levels and not self.count:
-            self.first = self.last = 0
-        else:
-            self.first = min(self.first, block) if self.last else block
-            self.last = max(self.last, block)
-
-    @property
-    def idle(self) -> bool:
-        """No flow and nothing pending: its flow is zero at every later block."""
-        return not self.rate and not self.last
-
-
-@dataclass
-class Ledger:
-    """What one account holds of one token; ``block`` is its last change (no call may
-    act on it at an earlier block).
-
-    available(b) = available + incoming flow over (incoming.block, b]
-    committed(b) = committed - outgoing flow over (outgoing.block, b]
-    Both stored figures are >= 0 and the flows only grow, so no figure can go negative.
-    The two flows touch different figures, so each side settles on its own, when a call
-    needs it: spending settles the incoming side (what is available must be known),
-    adding or removing a stream's events settles that side, and a credit (a deposit, a
-    transfer in, a refund) settles neither. A cancel thus sums the pending events of the
-    sender's outgoing and the receiver's incoming side, not all four.
-    """
-
-    id: int
-    block: int
-    available: int
-    committed: int
-    incoming: Side
-    outgoing: Side

@@ -32,15 +32,10 @@ CREATE TABLE st_accounts (
     id      INTEGER PRIMARY KEY,
     address BLOB NOT NULL UNIQUE CHECK (length(address) = 20)
 );
--- What an account holds of a token (last changed at `block`): available and committed
--- amounts and, per side (in, out), the block it is settled at, the flow rate there and a
--- summary of the side's pending events (streamable_token.ledger_store): all lie in
--- [first, last] (0, 0 when none) and sum to (r, c); the events are `count` rows of
--- st_side_events (few) or nodes of st_tree_nodes (many, when *_tree > 0, the tree's
--- levels; base is then the tree's prefix sum at the side's block). What SQL reads (the
--- bounds and tree levels) are INTEGER columns; the rest is `state`, decimal integers
--- separated by spaces: block available committed, then for in and out: block rate count
--- r c base_r base_c (exact at any size).
+-- What an account holds of a token (streamable_token.ledger.Ledger), one row per ledger:
+-- what SQL reads (per side: its tree levels, the bounds of its pending events) as INTEGER
+-- columns, the rest in `state`. streamable_token.ledger_row is the codec, with the list of
+-- the numbers in `state`.
 CREATE TABLE st_ledgers (
     id         INTEGER PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES st_accounts(id),

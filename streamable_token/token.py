@@ -12,7 +12,7 @@ pending stream events.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from streamable_token import ledger_store, store
 from streamable_token.addresses import checksum, parse_address
@@ -25,8 +25,9 @@ from streamable_token.errors import (
     Unauthorized,
     UnknownStream,
 )
+from streamable_token.ledger import Balance, Ledger, Overdraft, Supply
 from streamable_token.ledger_store import BOTH_SIDES, IN_SIDE, INCOMING, NO_SIDE, OUT_SIDE, OUTGOING
-from streamable_token.schedule import Ledger, segment_events, split_amount
+from streamable_token.schedule import segment_events, split_amount
 from streamable_token.schema import connect, ensure_schema
 from streamable_token.stream import Stream
 
@@ -74,12 +75,6 @@ class _UndoneByCaller:
         self.engine._savepoints = True
 
 
-class Balance(NamedTuple):
-    balance: int
-    available: int
-    committed: int
-
-
 class TokenTotals(NamedTuple):
     """A token in a page of :meth:`StreamableToken.tokens_page`."""
 
@@ -90,6 +85,20 @@ class TokenTotals(NamedTuple):
 
 
 _CURSOR = "the next_after of the previous page, an integer in 0..2^63-1"
+
+
+def _take(take: Callable[[Ledger, int], None], ledger: Ledger, amount: int, account: Union[bytes, str],
+          token: Union[bytes, str], block: int) -> None:
+    """``take(ledger, amount)`` (:meth:`Ledger.debit` or :meth:`Ledger.commit`), or the
+    refusal naming who lacks what: the ledger keeps the rule, this names the parties."""
+    try:
+        take(ledger, amount)
+    except Overdraft as err:
+        raise InsufficientFunds(_named(account), amount, err.held, block, _named(token)) from None
+
+
+def _named(address: Union[bytes, str]) -> str:
+    return address if isinstance(address, str) else checksum(address)
 
 
 def _check_int(field: str, value: Any, low: int, high: int, expected: str) -> int:
@@ -149,28 +158,29 @@ class StreamableToken:
     # --- ledgers ------------------------------------------------------------------
 
     def _payer(self, found: Optional[tuple[Ledger, int, int]], token: bytes, account: bytes, block: int,
-               needed: int, sides: int = IN_SIDE) -> tuple[Ledger, int, int]:
+               amount: int, take: Callable[[Ledger, int], None], sides: int = IN_SIDE) -> tuple[Ledger, int, int]:
         """``found`` (a lookup of the account's ``token`` ledger) with its ``sides`` (the
-        incoming one at least: it decides what is available) settled to ``block``, or a
-        refusal naming the token unless the account has ``needed`` available there."""
+        incoming one at least: it decides what is available) settled to ``block`` and
+        ``amount`` taken from what is available by ``take`` (:meth:`Ledger.debit` or
+        :meth:`Ledger.commit`), or a refusal naming the account and the token."""
         if found is None:
-            raise InsufficientFunds(checksum(account), needed, 0, block, checksum(token))
+            raise InsufficientFunds(checksum(account), amount, 0, block, checksum(token))
         self._settle(found[0], block, sides | IN_SIDE)
-        if found[0].available < needed:
-            raise InsufficientFunds(checksum(account), needed, found[0].available, block, checksum(token))
+        _take(take, found[0], amount, account, token, block)
         return found
 
     def _payer_and_payee(
-        self, token: bytes, payer: bytes, payee: bytes, block: int, needed: int, payer_sides: int, payee_sides: int
+        self, token: bytes, payer: bytes, payee: bytes, block: int, amount: int, take: Callable[[Ledger, int], None],
+        payer_sides: int, payee_sides: int,
     ) -> tuple[Ledger, Ledger, int, int, int]:
         """(payer's ledger, payee's ledger, token id, payer id, payee id), with the sides
-        named settled to ``block``, found in one statement: the payer, about to spend
-        ``needed``, must have a ledger with that much available; the payee's account and
+        named settled to ``block``, found in one statement: ``amount`` is taken from the
+        payer's available funds by ``take`` (see :meth:`_payer`); the payee's account and
         ledger are created when new."""
         found_payer, found_payee = ledger_store.ledgers_at(
             self.conn, token, (payer, payee), block, (payer_sides | IN_SIDE, payee_sides)
         )
-        src, token_id, payer_id = self._payer(found_payer, token, payer, block, needed, payer_sides)
+        src, token_id, payer_id = self._payer(found_payer, token, payer, block, amount, take, payer_sides)
         if found_payee is not None:
             dst, _, payee_id = found_payee
             self._settle(dst, block, payee_sides)
@@ -208,15 +218,17 @@ class StreamableToken:
                 ledger = None if block is not None else ledger_store.load_ledger(self.conn, account_id, token_id)
                 if ledger is None:
                     ledger = ledger_store.new_ledger(self.conn, account_id, token_id, 0 if block is None else block)
-            deposited, withdrawn = store.load_token_totals(self.conn, token_id)
-            if deposited - withdrawn + amount > MAX_UINT256:
+            supply = Supply(*store.load_token_totals(self.conn, token_id))
+            try:
+                supply = supply.minted(amount)
+            except Overdraft:
                 raise InvalidInput(
-                    "amount", amount, f"at most {MAX_UINT256 - (deposited - withdrawn)} so that"
-                    f" the total supply of token {checksum(t)} stays within uint256"
-                )
-            ledger.available += amount
+                    "amount", amount, f"at most {supply.room} so that the total supply of token {checksum(t)}"
+                    " stays within uint256"
+                ) from None
+            ledger.credit(amount)
             ledger_store.store_ledger(self.conn, ledger)
-            store.store_token_totals(self.conn, token_id, deposited + amount, withdrawn)
+            store.store_token_totals(self.conn, token_id, *supply)
 
     def burn(self, token: Any, account: Any, amount: int, block: int) -> None:
         """Debit a withdrawal from what is available at ``block`` (never committed funds)."""
@@ -225,11 +237,11 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            ledger, token_id, _ = self._payer(ledger_store.ledger_at(self.conn, t, a, block, IN_SIDE), t, a, block, amount)
-            ledger.available -= amount
+            found = ledger_store.ledger_at(self.conn, t, a, block, IN_SIDE)
+            ledger, token_id, _ = self._payer(found, t, a, block, amount, Ledger.debit)
             ledger_store.store_ledger(self.conn, ledger)
-            deposited, withdrawn = store.load_token_totals(self.conn, token_id)
-            store.store_token_totals(self.conn, token_id, deposited, withdrawn + amount)
+            supply = Supply(*store.load_token_totals(self.conn, token_id)).burned(amount)
+            store.store_token_totals(self.conn, token_id, *supply)
 
     def transfer(self, token: Any, sender: Any, receiver: Any, amount: int, block: int) -> None:
         """Move available funds at once."""
@@ -241,9 +253,8 @@ class StreamableToken:
         amount = _check_amount(amount)
         block = _check_block(block)
         with self._atomic():
-            src, dst, _, _, _ = self._payer_and_payee(t, s, r, block, amount, IN_SIDE, NO_SIDE)
-            src.available -= amount
-            dst.available += amount
+            src, dst, _, _, _ = self._payer_and_payee(t, s, r, block, amount, Ledger.debit, IN_SIDE, NO_SIDE)
+            dst.credit(amount)
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
 
@@ -374,9 +385,8 @@ class StreamableToken:
             )
         with self._atomic():
             operator_id = None if operator is None else self._spend_allowance(t, s, operator, amount)
-            src, dst, token_id, sender_id, receiver_id = self._payer_and_payee(t, s, r, block, amount, BOTH_SIDES, IN_SIDE)
-            src.available -= amount
-            src.committed += amount
+            src, dst, token_id, sender_id, receiver_id = self._payer_and_payee(
+                t, s, r, block, amount, Ledger.commit, BOTH_SIDES, IN_SIDE)
             events = segment_events(start_block, end, rate, remainder)
             ledger_store.add_events(self.conn, src, OUTGOING, events, 1)
             ledger_store.add_events(self.conn, dst, INCOMING, events, 1)
@@ -439,8 +449,7 @@ class StreamableToken:
             ledger_store.add_events(self.conn, dst, INCOMING, events, -1)
             streamed = row.streamed_at(block)
             refund = row.amount - streamed
-            src.committed -= refund
-            src.available += refund
+            src.release(refund)
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
             store.cancel_stream(self.conn, row.id, block)
@@ -489,15 +498,15 @@ class StreamableToken:
             if operator_id is not None and increase > 0:
                 self._spend_allowance(parse_address(row.token, "token"), parse_address(row.sender, "sender"),
                                       parse_address(caller, "caller"), increase)
-            if increase > src.available:
-                raise InsufficientFunds(row.sender, increase, src.available, block, row.token)
+            if increase > 0:
+                _take(Ledger.commit, src, increase, row.sender, row.token, block)
+            else:
+                src.release(-increase)
             old = segment_events(row.seg_start, row.end_block, row.rate, row.remainder)
             new = segment_events(seg_start, end, rate, remainder)
             for ledger, which in ((src, OUTGOING), (dst, INCOMING)):
                 ledger_store.add_events(self.conn, ledger, which, old, -1)
                 ledger_store.add_events(self.conn, ledger, which, new, 1)
-            src.available -= increase
-            src.committed += increase
             ledger_store.store_ledger(self.conn, src)
             ledger_store.store_ledger(self.conn, dst)
             changed = Stream(
@@ -535,9 +544,7 @@ class StreamableToken:
         ledger = found[0]
         if block < ledger.block:
             raise InvalidInput("block", block, f">= {ledger.block}, the account's last change")
-        flowed_in, flowed_out = ledger_store.flows(self.conn, ledger, block)
-        available, committed = ledger.available + flowed_in, ledger.committed - flowed_out
-        return Balance(available + committed, available, committed)
+        return ledger_store.balance_at(self.conn, ledger, block)
 
     def last_change(self, token: Any, account: Any) -> Optional[int]:
         """The block of the account's last change for this token, if it has a ledger."""
@@ -584,8 +591,7 @@ class StreamableToken:
         token_id = store.find_token(self.conn, parse_address(token, "token"))
         if token_id is None:
             return 0
-        deposited, withdrawn = store.load_token_totals(self.conn, token_id)
-        return deposited - withdrawn
+        return Supply(*store.load_token_totals(self.conn, token_id)).held
 
     def token_totals(self, token: Any) -> tuple[int, int]:
         """(deposited, withdrawn) of a token since genesis."""

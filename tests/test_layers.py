@@ -55,6 +55,11 @@ def test_the_package_import_graph_has_no_cycle_and_no_function_level_imports():
 def test_the_math_is_pure_and_the_package_stands_alone():
     mods = modules()
     assert not {i for i in imports(mods["streamable_token.schedule"]) if i.startswith("streamable_token")}
+    # the ledger (money's rules) and its row codec are pure too: math and constants only
+    pure = {"streamable_token.schedule", "streamable_token.constants", "streamable_token.ledger"}
+    for name in ("streamable_token.ledger", "streamable_token.ledger_row"):
+        package_imports = {i for i in imports(mods[name]) if i.startswith("streamable_token")}
+        assert {i.rsplit(".", 1)[0] if i not in mods else i for i in package_imports} <= pure, name
     for name, tree in mods.items():
         for i in imports(tree):
             assert not i.split(".")[0] in {"db", "rollup", "rollup_host", "l1", "dapp", "tests", "bench"}, (name, i)

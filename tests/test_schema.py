@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from streamable_token import StreamableToken
 from streamable_token import ledger_store as ls
 from streamable_token.migrations import MIGRATIONS, m1_initial, m5_ledger_state, m6_two_limbs
-from streamable_token.schedule import Side, query_ranges, tree_levels_for, tree_node
+from streamable_token.ledger import Side
+from streamable_token.schedule import query_ranges, tree_levels_for, tree_node
 from streamable_token.schema import SCHEMA_VERSION, connect, ensure_schema, schema_version
 from tests.property_budget import examples
 from tests.test_engine_migration import FIXTURE, T, accounts, continuation, scenario
