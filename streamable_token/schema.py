@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pathlib
 import sqlite3
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 from streamable_token.migrations import LEGACY_VERSIONS, MIGRATIONS
 from streamable_token.migrations.m1_initial import statements
+from streamable_token.unit_of_work import OwnOrNested
 
 PREFIX = "st_"
 SCHEMA_VERSION = 6
@@ -146,29 +146,6 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return 0
 
 
-@contextmanager
-def _own_or_nested(conn: sqlite3.Connection) -> Iterator[None]:
-    """A transaction of our own, or a savepoint inside the caller's: never a commit of
-    someone else's transaction."""
-    if conn.in_transaction:
-        conn.execute("SAVEPOINT st_schema")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK TO st_schema")
-            conn.execute("RELEASE st_schema")
-            raise
-        conn.execute("RELEASE st_schema")
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def ensure_schema(conn: sqlite3.Connection) -> int:
     """Create the engine's tables if missing, or bring them forward; returns the version
     found (0: created). A fresh database gets :data:`CURRENT_SCHEMA` directly."""
@@ -177,7 +154,7 @@ def ensure_schema(conn: sqlite3.Connection) -> int:
         return found
     if found > SCHEMA_VERSION:
         raise RuntimeError(f"database schema version {found} is newer than this code ({SCHEMA_VERSION})")
-    with _own_or_nested(conn):
+    with OwnOrNested(conn, "st_schema"):
         if found == 0:
             for statement in statements(CURRENT_SCHEMA):
                 conn.execute(statement)

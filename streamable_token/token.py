@@ -1,9 +1,11 @@
 """StreamableToken: balances that flow block by block, kept in SQLite, read lazily.
 
 The service layer between callers and storage: it validates, loads the rows a call needs,
-lets the pure schedule functions compute, and stores the result. Every mutating call runs
-inside a SAVEPOINT, so a refusal raised half-way leaves nothing behind, both on its own
-and inside the caller's transaction (one rollup input = one transaction, owned by the DApp).
+lets the pure schedule functions compute, has the ledger move the money, and stores the
+result. Every mutating call runs in the unit of work's :class:`EngineCalls` (a savepoint in
+the caller's transaction), so a refusal raised half-way leaves nothing behind, both on
+its own and inside the caller's transaction (one rollup input = one transaction, owned
+by the DApp).
 
 Cost per call is a handful of indexed row reads and writes, whatever the number of
 streams: a ledger row per party, plus O(log blocks) tree nodes for accounts with many
@@ -30,49 +32,9 @@ from streamable_token.ledger_store import BOTH_SIDES, IN_SIDE, INCOMING, NO_SIDE
 from streamable_token.schedule import segment_events, split_amount
 from streamable_token.schema import connect, ensure_schema
 from streamable_token.stream import Stream
+from streamable_token.unit_of_work import EngineCalls
 
 ROLES = ("incoming", "outgoing", "all")
-
-
-class _Call:
-    """One mutating call: in the caller's transaction (opened as a DML statement would on
-    a connection in sqlite3's implicit mode), in a savepoint of its own unless the caller
-    undoes everything on failure anyway. A class rather than a generator context manager:
-    every call enters one, and entering and leaving a generator's took 2.0 µs here, this
-    0.7 µs."""
-
-    __slots__ = ("conn", "implicit", "savepoint")
-
-    def __init__(self, conn: sqlite3.Connection, implicit: bool, savepoint: bool) -> None:
-        self.conn, self.implicit, self.savepoint = conn, implicit, savepoint
-
-    def __enter__(self) -> None:
-        if self.implicit and not self.conn.in_transaction:
-            self.conn.execute("BEGIN")
-        if self.savepoint:
-            self.conn.execute("SAVEPOINT st_call")
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if not self.savepoint:
-            return
-        if exc_type is not None:
-            self.conn.execute("ROLLBACK TO st_call")
-        self.conn.execute("RELEASE st_call")
-
-
-class _UndoneByCaller:
-    """:meth:`StreamableToken.undone_by_caller` (a class for the reason _Call is one)."""
-
-    __slots__ = ("engine",)
-
-    def __init__(self, engine: "StreamableToken") -> None:
-        self.engine = engine
-
-    def __enter__(self) -> None:
-        self.engine._savepoints = False
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.engine._savepoints = True
 
 
 class TokenTotals(NamedTuple):
@@ -136,24 +98,22 @@ class StreamableToken:
             self.conn = db
         else:
             self.conn = connect(db)
-        # sqlite3's default mode opens transactions implicitly and leaves them open
-        self._implicit = self.conn.isolation_level is not None and getattr(self.conn, "autocommit", -1) == -1
-        self._savepoints = True
+        self._calls = EngineCalls(self.conn)
 
     def close(self) -> None:
         self.conn.close()
 
     # --- atomicity ----------------------------------------------------------------
 
-    def undone_by_caller(self) -> "_UndoneByCaller":
+    def undone_by_caller(self) -> Any:
         """For a caller that undoes its whole transaction (or its own savepoint) whenever
         an engine call inside raises, as the router does: the calls then skip their own
         savepoint, two statements each that such a caller makes redundant. A context
         manager: ``with engine.undone_by_caller(): ...``."""
-        return _UndoneByCaller(self)
+        return self._calls.undone_by_caller()
 
-    def _atomic(self) -> "_Call":
-        return _Call(self.conn, self._implicit, self._savepoints)
+    def _atomic(self) -> Any:
+        return self._calls.call()
 
     # --- ledgers ------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from streamable_token.rollup.ops import SCHEMAS, Op, OpSpec, Schema, check_schem
 from streamable_token import StreamableToken, StreamError
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
+from streamable_token.unit_of_work import InputWork, Nested, ReadOnly
 
 log = logging.getLogger("dapp.router")
 
@@ -147,35 +148,28 @@ class Router:
         except StreamError as err:
             return self._reject(err, emit)
         key = input_key(metadata, payload)
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            replay = self._stored_outputs(key)
-            if replay is None:
-                with self.engine.undone_by_caller():  # any failure below rolls it all back
-                    outputs = self._run(meta, payload)
-                store.set_meta(self.conn, {
-                    LAST_BLOCK: meta.block_number.to_bytes(8, "big"),
-                    LAST_INPUT: key + canonical_json([[o.kind, o.body] for o in outputs]),
-                })
-                for out in outputs:
-                    emit(out)
-                self.conn.execute("COMMIT")
-                self._committed = key
-                return "accept"
+            with InputWork(self.conn) as work:  # rolled back on leaving unless committed
+                replay = self._stored_outputs(key)
+                if replay is None:
+                    with self.engine.undone_by_caller():  # any failure below rolls it all back
+                        outputs = self._run(meta, payload)
+                    store.set_meta(self.conn, {
+                        LAST_BLOCK: meta.block_number.to_bytes(8, "big"),
+                        LAST_INPUT: key + canonical_json([[o.kind, o.body] for o in outputs]),
+                    })
+                    for out in outputs:
+                        emit(out)
+                    work.commit()
+                    self._committed = key
+                    return "accept"
         except OutputNotDelivered:
-            self.conn.execute("ROLLBACK")
             raise
-        except StreamError as err:
-            self.conn.execute("ROLLBACK")
-            return self._reject(err, emit)
-        except OutputRefused as err:
-            self.conn.execute("ROLLBACK")
+        except (StreamError, OutputRefused) as err:
             return self._reject(err, emit)
         except Exception as err:  # a bug must not take the node down, nor half-apply
-            self.conn.execute("ROLLBACK")
             log.error("input %d failed: %s", meta.input_index, traceback.format_exc())
             return self._reject(RuntimeError(f"internal error: {type(err).__name__}"), emit)
-        self.conn.execute("ROLLBACK")
         log.info("input %d re-delivered after commit: re-emitting its outputs", meta.input_index)
         for out in replay:
             emit(out)
@@ -229,13 +223,10 @@ class Router:
         if dep.exec_layer_data:
             # The deposit stands whatever its attached command does: tokens already sit
             # in the application on L1, so refusing the input would strand them.
-            self.conn.execute("SAVEPOINT st_exec_layer")
             try:
-                outputs += self._apply(parse_command(dep.exec_layer_data, self.ops), dep.sender, meta.block_number)
-                self.conn.execute("RELEASE st_exec_layer")
+                with Nested(self.conn, "st_exec_layer"):
+                    outputs += self._apply(parse_command(dep.exec_layer_data, self.ops), dep.sender, meta.block_number)
             except StreamError as err:
-                self.conn.execute("ROLLBACK TO st_exec_layer")
-                self.conn.execute("RELEASE st_exec_layer")
                 outputs.append(error_report(err))
         return outputs
 
@@ -271,22 +262,15 @@ class Router:
     def inspect(self, payload_hex: str) -> tuple[str, list[Output]]:
         """Answer a query read-only: ``("accept", [report])`` or ``("reject", [error])``."""
         engine = self.reader or self.engine
-        conn = engine.conn
-        conn.execute("BEGIN")
-        if self.reader is None:
-            conn.execute("PRAGMA query_only = 1")
         try:
-            answer = inspect_routes.answer(engine, from_hex(payload_hex), self.last_block(conn), self.routes)
+            with ReadOnly(engine.conn, guard=self.reader is None):
+                answer = inspect_routes.answer(engine, from_hex(payload_hex), self.last_block(engine.conn), self.routes)
             return "accept", [report(answer)]
         except StreamError as err:
             return "reject", [error_report(err)]
         except Exception as err:
             log.error("inspect failed: %s", traceback.format_exc())
             return "reject", [error_report(RuntimeError(f"internal error: {type(err).__name__}"))]
-        finally:
-            if self.reader is None:
-                conn.execute("PRAGMA query_only = 0")
-            conn.execute("ROLLBACK")
 
 
 # --- the built-in ops: name -> schema (streamable_token.rollup.ops) -> handler ----------
