@@ -37,6 +37,7 @@ sys.path.insert(0, ROOT)
 with atheris.instrument_imports():
     from streamable_token.rollup import codec, ops
     from streamable_token.rollup import inspect as routes
+    from streamable_token.rollup.builtin_ops import OPS
     from streamable_token.rollup.router import Config, Router
     from streamable_token import StreamableToken, StreamError
     from fuzz.harness import ALICE, BOB, MALLORY, PORTAL, TOKEN, Node, check_invariants, metadata
@@ -80,7 +81,7 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
     target, body = data[0] % TARGETS, data[1:]
     try:
         if target == 0:
-            ops.parse_command(body)
+            ops.parse_command(body, OPS)
         elif target == 1:
             codec.decode_deposit(body, "v2")
         elif target == 2:

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import requests
 
 from streamable_token.rollup import inspect as inspect_routes
-from streamable_token.rollup.ops import SCHEMAS
+from streamable_token.rollup.builtin_ops import OPS
 from streamable_token.rollup.router import committed_input_key, input_key
 
 from . import cli
@@ -407,8 +407,8 @@ def send_epilog() -> str:
     """Every op of the DApp's table with its fields, from the op schemas themselves."""
     lines = ["ops (JSON; amounts are decimal strings of base units, or with --decimals D (auto: the",
              "token's own) human amounts such as \"1.5\"; the caller is --from; ? marks an optional field):"]
-    for name, schema in SCHEMAS.items():
-        lines.append(f"  {op_line(name, schema)}")
+    for name, spec in OPS.items():
+        lines.append(f"  {op_line(name, spec.schema)}")
         if name in OP_NOTES:
             lines += textwrap.wrap(OP_NOTES[name], 88, initial_indent=" " * 6, subsequent_indent=" " * 6)
     lines += ["", "example (Alice sends Bob 1000 base units of token T, then 1.5 tokens of 18 decimals):",

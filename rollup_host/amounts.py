@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Union
 
 import requests
 
-from streamable_token.rollup.ops import SCHEMAS
+from streamable_token.rollup.builtin_ops import OPS
 
 Decimals = Union[int, Callable[[str], int]]
 """A token's decimals: one number for every token, or a function of the token's address."""
@@ -60,7 +60,8 @@ def op_in_base_units(op: Any, decimals: Decimals) -> Any:
     is for the DApp to judge."""
     if not isinstance(op, dict):
         return op
-    schema = SCHEMAS.get(op.get("op"), {}) if isinstance(op.get("op"), str) else {}
+    spec = OPS.get(op.get("op")) if isinstance(op.get("op"), str) else None
+    schema = spec.schema if spec is not None else {}
     out = dict(op)
     for field, (kind, _required) in schema.items():
         value = out.get(field)

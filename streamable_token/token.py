@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-from streamable_token import ledger_store, store
+from streamable_token import amounts, ledger_store, store
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.constants import MAX_BLOCK, MAX_ID, MAX_UINT256
 from streamable_token.errors import (
@@ -67,10 +67,6 @@ def _check_int(field: str, value: Any, low: int, high: int, expected: str) -> in
     if type(value) is not int or not low <= value <= high:
         raise InvalidInput(field, value, expected)
     return value
-
-
-def _check_amount(value: Any, field: str = "amount") -> int:
-    return _check_int(field, value, 1, MAX_UINT256, "an integer in 1..2^256-1")
 
 
 def _check_block(value: Any, field: str = "block") -> int:
@@ -162,7 +158,7 @@ class StreamableToken:
         """Credit a deposit. ``block``, when given, is when it happened (the input's block)."""
         t = parse_address(token, "token")
         a = parse_address(account, "account")
-        amount = _check_amount(amount)
+        amount = amounts.amount(amount)
         if block is not None:
             block = _check_block(block)
         with self._atomic():
@@ -194,7 +190,7 @@ class StreamableToken:
         """Debit a withdrawal from what is available at ``block`` (never committed funds)."""
         t = parse_address(token, "token")
         a = parse_address(account, "account")
-        amount = _check_amount(amount)
+        amount = amounts.amount(amount)
         block = _check_block(block)
         with self._atomic():
             found = ledger_store.ledger_at(self.conn, t, a, block, IN_SIDE)
@@ -210,7 +206,7 @@ class StreamableToken:
         r = parse_address(receiver, "receiver")
         if r == s:
             raise InvalidInput("receiver", checksum(r), "an account other than the sender")
-        amount = _check_amount(amount)
+        amount = amounts.amount(amount)
         block = _check_block(block)
         with self._atomic():
             src, dst, _, _, _ = self._payer_and_payee(t, s, r, block, amount, Ledger.debit, IN_SIDE, NO_SIDE)
@@ -228,7 +224,7 @@ class StreamableToken:
         s = parse_address(spender, "spender")
         if s == o:
             raise InvalidInput("spender", checksum(s), "an account other than the owner")
-        amount = _check_int("amount", amount, 0, MAX_UINT256, "an integer in 0..2^256-1")
+        amount = amounts.allowance(amount)
         _check_block(block)
         with self._atomic():
             if amount == 0:
@@ -278,7 +274,7 @@ class StreamableToken:
         r = parse_address(receiver, "receiver")
         if r == o:
             raise InvalidInput("receiver", checksum(r), "an account other than the owner")
-        amount = _check_amount(amount)
+        amount = amounts.amount(amount)
         block = _check_block(block)
         with self._atomic():
             self._spend_allowance(t, o, sp, amount)
@@ -329,7 +325,7 @@ class StreamableToken:
         r = parse_address(receiver, "receiver")
         if r == s:
             raise InvalidInput("receiver", checksum(r), "an account other than the sender")
-        amount = _check_amount(amount)
+        amount = amounts.amount(amount)
         block = _check_block(block)
         duration = _check_int("duration", duration, 1, MAX_BLOCK, "a whole number of blocks in 1..2^62")
         start_block = _check_block(start_block, "start_block")
@@ -434,11 +430,11 @@ class StreamableToken:
         """
         block = _check_block(block)
         if new_amount is None and new_end_block is None:
-            raise InvalidInput.missing("amount", "a new amount, a new end_block, or both")
+            raise InvalidInput.missing("amount", "update_stream requires a new amount and/or end_block")
         with self._atomic():
             row, operator_id = self._open_for_change(stream_id, caller, block, "sender")
             streamed = row.streamed_at(block)
-            amount = row.amount if new_amount is None else _check_amount(new_amount)
+            amount = row.amount if new_amount is None else amounts.amount(new_amount)
             end = row.end_block if new_end_block is None else _check_block(new_end_block, "end_block")
             if amount == row.amount and end == row.end_block:
                 raise InvalidInput("amount", amount, "a new amount or end_block different from the current ones")

@@ -18,7 +18,7 @@ import pytest
 from rollup_host.__main__ import format_advance
 from rollup_host.amounts import format_amount, op_in_base_units, parse_amount
 from streamable_token.rollup import inspect as inspect_routes
-from streamable_token.rollup.ops import SCHEMAS
+from streamable_token.rollup.builtin_ops import OPS
 
 ROOT = Path(__file__).resolve().parent.parent
 T = "0x" + "11" * 20
@@ -45,8 +45,8 @@ def flat(text: str) -> str:
 
 def test_send_help_lists_every_op_with_every_field():
     out = cli("send", "--help", check=True).stdout
-    assert {"approve", "transfer_from", "open_stream", "batch"} <= set(SCHEMAS)
-    for name, schema in SCHEMAS.items():
+    assert {"approve", "transfer_from", "open_stream", "batch"} <= set(OPS)
+    for name, schema in ((n, spec.schema) for n, spec in OPS.items()):
         [line] = [line for line in out.splitlines() if line.startswith(f'  {{"op":"{name}"')]
         for field, (_kind, required) in schema.items():
             assert re.search(rf'"{field}":[^,}}]+' + ("" if required else r"\?"), line), (name, field, line)

@@ -1,6 +1,6 @@
-"""Ops and inspect routes are tables (name -> schema -> handler): every schema has a
-handler and every handler a schema, an unknown name runs nobody's code, and a host DApp
-registers its own ops and routes beside ours, in the same router and transaction."""
+"""Ops and inspect routes are tables (name -> fields and handler, declared once): an
+unknown name runs nobody's code, and a host DApp registers its own ops and routes beside
+ours, the same way, in the same router and transaction."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,10 @@ from streamable_token.rollup import inspect as routes
 from streamable_token.rollup import ops
 from streamable_token.rollup.codec import PORTALS, encode_deposit
 from streamable_token.rollup.ops import Op
-from streamable_token.rollup.router import HANDLERS, OPS, Output, Router, notice
+from streamable_token.rollup import builtin_ops
+from streamable_token.rollup.builtin_ops import OPS
+from streamable_token.rollup import router as router_module
+from streamable_token.rollup.router import Output, Router, notice
 
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0x" + "aa" * 20
@@ -43,11 +46,46 @@ def router(tmp_path) -> Router:
     return r
 
 
-def test_every_op_schema_has_a_handler_and_every_handler_a_schema():
-    assert set(ops.SCHEMAS) == set(HANDLERS) == set(OPS)
+def test_each_op_is_declared_once_with_its_fields_and_handler_together():
+    assert list(OPS) == ["transfer", "open_stream", "cancel_stream", "update_stream", "withdraw", "approve",
+                         "transfer_from", "batch"]
     for name, spec in OPS.items():
-        assert spec.schema is ops.SCHEMAS[name] and spec.handler is HANDLERS[name]
+        assert spec.handler is getattr(builtin_ops, name)  # the handler declared under the op's name
         assert all(kind in ops.KINDS for kind, _ in spec.schema.values())
+    assert [n for n, spec in OPS.items() if not spec.nestable] == ["batch"]
+    # no second table of the same ops anywhere in the package
+    assert not hasattr(ops, "SCHEMAS") and not hasattr(ops, "NESTABLE_NOT")
+    assert not hasattr(router_module, "HANDLERS")
+
+
+def test_the_parser_checks_shape_and_the_engine_meaning(router):
+    """An update with nothing to change has the right shape: the engine refuses it (once),
+    as it does a library call, in the same words."""
+    parsed = ops.parse_command(json.dumps({"op": "update_stream", "stream_id": 1}).encode(), OPS)
+    assert parsed.fields == {"stream_id": 1}
+    verdict, out = send(router, ALICE, 1, {"op": "update_stream", "stream_id": 1})
+    assert verdict == "reject"
+    assert payloads(out)[0]["error"] == {"field": "amount", "type": "InvalidInput",
+                                          "message": "missing field 'amount': update_stream requires a new amount and/or end_block"}
+    with pytest.raises(InvalidInput) as err:
+        router.engine.update_stream(1, ALICE, 5)
+    assert str(err.value) == payloads(out)[0]["error"]["message"]
+
+
+def test_a_host_declares_its_ops_the_way_the_built_in_ones_are(router):
+    @router.op("double", {"token": ("address", True), "receiver": ("address", True), "amount": ("amount", True)})
+    def double(call, f):
+        return call.apply(Op("transfer", f)) + call.apply(Op("transfer", f))
+
+    verdict, out = send(router, ALICE, 1, {"op": "batch", "ops": [
+        {"op": "double", "token": TOKEN, "receiver": BOB, "amount": "7"}]})
+    assert verdict == "accept" and router.engine.realtime_balance_of(TOKEN, BOB, 5).balance == 14
+    router.register_op("sweep", {}, lambda c, f: [], nestable=False)
+    verdict, out = send(router, ALICE, 2, {"op": "batch", "ops": [{"op": "sweep"}]})
+    assert verdict == "reject" and payloads(out)[0]["error"]["field"] == "op"
+    allowed = payloads(out)[0]["error"]["message"].split("expected one of ")[1].split(", ")
+    assert "sweep" not in allowed and "batch" not in allowed and "double" in allowed
+    assert "double" not in OPS  # the router's table, not the built-in one
 
 
 def test_every_route_has_a_handler_and_its_fields():

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
+from streamable_token import amounts
 from streamable_token.addresses import parse_address
-from streamable_token.constants import MAX_BLOCK, MAX_UINT256
+from streamable_token.constants import MAX_BLOCK
 from streamable_token.errors import InvalidInput
 from streamable_token.rollup.json_position import malformed_at
 
@@ -48,39 +49,36 @@ class OpSpec:
     """One row of an op table: the op's fields and the handler that runs it.
 
     The handler is called as ``handler(call, fields)`` with a
-    :class:`streamable_token.rollup.router.Call` and the validated fields, inside the
-    input's transaction, and returns the input's outputs."""
+    :class:`streamable_token.rollup.builtin_ops.Call` and the validated fields, inside the
+    input's transaction, and returns the input's outputs. An op that is not ``nestable``
+    may not appear inside a batch."""
 
     schema: Schema
     handler: Callable[..., list]
+    nestable: bool = True
 
 
-# name -> {field: (kind, required)}: the built-in ops' fields. Their handlers are in
-# streamable_token.rollup.router (OPS), which checks at import that both name the same ops.
-SCHEMAS: dict[str, Schema] = {
-    "transfer": {"token": ("address", True), "receiver": ("address", True), "amount": ("amount", True)},
-    "open_stream": {
-        "token": ("address", True),
-        "receiver": ("address", True),
-        "amount": ("amount", True),
-        "duration": ("positive", True),
-        "start_block": ("int", False),
-        "sender": ("address", False),
-    },
-    "cancel_stream": {"stream_id": ("positive", True)},
-    "update_stream": {"stream_id": ("positive", True), "amount": ("amount", False), "end_block": ("int", False)},
-    "withdraw": {"token": ("address", True), "amount": ("amount", True)},
-    "approve": {"token": ("address", True), "spender": ("address", True), "amount": ("uint", True)},
-    "transfer_from": {
-        "token": ("address", True),
-        "owner": ("address", True),
-        "receiver": ("address", True),
-        "amount": ("amount", True),
-    },
-    "batch": {"ops": ("ops", True)},
-}
-NESTABLE_NOT = frozenset({"batch"})
-"""Ops that may not appear inside a batch."""
+class OpTable(dict):
+    """name -> :class:`OpSpec`: each op declared once, its fields and handler together
+    (eth-abi's registry is the model: a name maps to a parser and a handler, a host
+    registers its own beside ours, and nothing falls through to a default)."""
+
+    def register(self, name: str, schema: Schema, handler: Callable[..., list], nestable: bool = True) -> None:
+        """Add an op. Its payload is ``{"op": name, <fields>}``, parsed by ``schema``
+        (``{field: (kind, required)}``, kinds the keys of :data:`KINDS`). A name already
+        taken is refused: no op can replace another."""
+        if name in self:
+            raise ValueError(f"op {name!r} is already registered")
+        if not callable(handler):
+            raise ValueError(f"op {name!r}: the handler must be callable")
+        self[name] = OpSpec(check_schema(name, schema), handler, nestable)
+
+    def op(self, name: str, schema: Schema, nestable: bool = True) -> Callable[[Callable[..., list]], Callable[..., list]]:
+        """:meth:`register` as a decorator of the handler: ``@table.op("tip", {...})``."""
+        def declare(handler: Callable[..., list]) -> Callable[..., list]:
+            self.register(name, schema, handler, nestable)
+            return handler
+        return declare
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
@@ -201,10 +199,7 @@ def _amount(field: str, value: Any) -> int:
         raise InvalidInput(field, value, f"{AMOUNT_IN_QUOTES} (no sign)")
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         raise InvalidInput(field, value, "a decimal string like \"1000\" (no sign, spaces, leading zeros)")
-    amount = int(value)
-    if not 1 <= amount <= MAX_UINT256:
-        raise InvalidInput(field, value, "an amount in 1..2^256-1")
-    return amount
+    return amounts.amount(int(value), field, shown=value)
 
 
 def _uint(field: str, value: Any) -> int:
@@ -227,10 +222,10 @@ def _positive(field: str, value: Any) -> int:
     return value
 
 
-def _ops(field: str, value: Any, table: dict) -> list[Op]:
+def _ops(field: str, value: Any, table: OpTable) -> list[Op]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH:
         raise InvalidInput(field, type(value).__name__, f"a list of 1..{MAX_BATCH} ops")
-    return [parse_op(item, nested=True, table=table) for item in value]
+    return [parse_op(item, table, nested=True) for item in value]
 
 
 KINDS: dict[str, Callable[[str, Any, dict], Any]] = {
@@ -256,20 +251,17 @@ def check_schema(name: str, schema: Any) -> Schema:
     return schema
 
 
-def parse_op(obj: Any, nested: bool = False, table: Optional[dict] = None) -> Op:
-    """One validated op from a decoded JSON object, by the op table ``table`` (name ->
-    :class:`OpSpec` or schema; the built-in :data:`SCHEMAS` when None)."""
-    table = SCHEMAS if table is None else table
+def parse_op(obj: Any, table: OpTable, nested: bool = False) -> Op:
+    """One op from a decoded JSON object, its fields in the shape ``table`` declares for
+    it (what the values mean is the engine's to check)."""
     if not isinstance(obj, dict):
         given = obj if isinstance(obj, BadNumber) else type(obj).__name__
         raise InvalidInput("payload", given, "a JSON object with an \"op\" field")
     name = obj.get("op")
-    if not isinstance(name, str) or name not in table or (nested and name in NESTABLE_NOT):
-        allowed = ", ".join(n for n in table if not (nested and n in NESTABLE_NOT))
+    if not isinstance(name, str) or name not in table or (nested and not table[name].nestable):
+        allowed = ", ".join(n for n, spec in table.items() if not nested or spec.nestable)
         raise InvalidInput("op", name, f"one of {allowed}")
-    schema = table[name]
-    if isinstance(schema, OpSpec):
-        schema = schema.schema
+    schema = table[name].schema
     extra = sorted(set(obj) - set(schema) - {"op"})
     if extra:
         raise InvalidInput(extra[0], obj[extra[0]], f"no such field for {name}; fields are {', '.join(schema)}")
@@ -285,14 +277,9 @@ def parse_op(obj: Any, nested: bool = False, table: Optional[dict] = None) -> Op
                 raise InvalidInput(field, value, f"{AMOUNT_IN_QUOTES} (no fractions or exponents)")
             raise InvalidInput(field, value, value.expected)
         fields[field] = KINDS[kind](field, value, table)
-    if name == "update_stream" and "amount" not in fields and "end_block" not in fields:
-        raise InvalidInput.missing("amount", "update_stream requires a new amount and/or end_block")
     return Op(name, fields)
 
 
-def parse_command(payload: bytes, table: Optional[dict] = None) -> Op:
-    return parse_op(load_json(payload), table=table)
-
-
-for _name, _schema in SCHEMAS.items():
-    check_schema(_name, _schema)
+def parse_command(payload: bytes, table: OpTable) -> Op:
+    """A user's command (UTF-8 JSON) by the op table ``table``."""
+    return parse_op(load_json(payload), table)

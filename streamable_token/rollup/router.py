@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from streamable_token import store
@@ -32,27 +32,16 @@ from streamable_token.rollup.codec import (
     decode_deposit,
     from_hex,
     parse_metadata,
-    to_hex,
-    transfer_call,
-    voucher_body,
 )
-from streamable_token.rollup.ops import SCHEMAS, Op, OpSpec, Schema, check_schema, parse_command
+from streamable_token.rollup.builtin_ops import OPS, Call
+from streamable_token.rollup.ops import Op, OpTable, Schema, parse_command
+from streamable_token.rollup.outputs import Output, error_report, notice, report
 from streamable_token import StreamableToken, StreamError
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
 from streamable_token.unit_of_work import InputWork, Nested, ReadOnly
 
 log = logging.getLogger("dapp.router")
-
-
-@dataclass(frozen=True)
-class Output:
-    """A notice, a report, or a voucher (``body`` is the JSON the rollup server takes)."""
-
-    kind: str
-    body: dict
-    fields: Optional[dict] = field(default=None, compare=False, repr=False)
-    """A notice's fields before encoding (for a batch to read a stream id back)."""
 
 
 class OutputRefused(Exception):
@@ -78,21 +67,6 @@ class Config:
     @property
     def app_bytes(self) -> Optional[bytes]:
         return parse_address(self.app, "app") if self.app else None
-
-
-def notice(event: str, **fields) -> Output:
-    return Output("notice", {"payload": to_hex(canonical_json({"event": event, **fields}))}, fields)
-
-
-def report(obj: dict) -> Output:
-    return Output("report", {"payload": to_hex(canonical_json(obj))})
-
-
-def error_report(err: BaseException) -> Output:
-    body = {"type": type(err).__name__, "message": str(err)}
-    if isinstance(err, InvalidInput):
-        body["field"] = err.field
-    return report({"error": body})
 
 
 Emit = Callable[[Output], None]
@@ -127,7 +101,7 @@ class Router:
         # not a re-delivery, so its advance need not read the stored one back.
         self._committed: Optional[bytes] = None
         # The op and route tables of this router: ours, then whatever the host registers.
-        self.ops: dict[str, OpSpec] = dict(OPS)
+        self.ops = OpTable(OPS)
         self.routes: dict[str, inspect_routes.Route] = dict(inspect_routes.ROUTES)
 
     def close(self) -> None:
@@ -236,17 +210,20 @@ class Router:
             raise InvalidInput("op", op.name, f"one of {', '.join(self.ops)}")
         return spec.handler(Call(self, caller, block), op.fields)
 
-    def register_op(self, name: str, schema: Schema, handler: Callable[["Call", dict], list[Output]]) -> None:
-        """Add a host DApp's op beside the built-in ones. Its payload is
-        ``{"op": name, <fields>}``, parsed by ``schema`` (``{field: (kind, required)}``,
-        kinds ``address``, ``amount``, ``uint``, ``int`` (0..2^62), ``positive`` (1..2^62),
-        ``ops``); ``handler(call, fields)`` runs in the input's transaction (``call.conn``) and returns the outputs. A name already
-        taken is refused: no op can replace another."""
-        if name in self.ops:
-            raise ValueError(f"op {name!r} is already registered")
-        if not callable(handler):
-            raise ValueError(f"op {name!r}: the handler must be callable")
-        self.ops[name] = OpSpec(check_schema(name, schema), handler)
+    def register_op(self, name: str, schema: Schema, handler: Callable[[Call, dict], list[Output]],
+                    nestable: bool = True) -> None:
+        """Add a host DApp's op beside the built-in ones, as they are declared
+        (:mod:`streamable_token.rollup.builtin_ops`). Its payload is ``{"op": name,
+        <fields>}``, parsed by ``schema`` (``{field: (kind, required)}``, kinds
+        ``address``, ``amount``, ``uint``, ``int`` (0..2^62), ``positive`` (1..2^62),
+        ``ops``); ``handler(call, fields)`` runs in the input's transaction
+        (``call.conn``) and returns the outputs. A name already taken is refused: no op
+        can replace another."""
+        self.ops.register(name, schema, handler, nestable)
+
+    def op(self, name: str, schema: Schema, nestable: bool = True) -> Callable[[Callable], Callable]:
+        """:meth:`register_op` as a decorator: ``@router.op("tip", {...})`` on the handler."""
+        return self.ops.op(name, schema, nestable)
 
     def register_route(self, name: str, positional: list[str], optional: list[str],
                        handler: Callable[[StreamableToken, dict, int], dict]) -> None:
@@ -271,106 +248,3 @@ class Router:
         except Exception as err:
             log.error("inspect failed: %s", traceback.format_exc())
             return "reject", [error_report(RuntimeError(f"internal error: {type(err).__name__}"))]
-
-
-# --- the built-in ops: name -> schema (streamable_token.rollup.ops) -> handler ----------
-
-
-class Call:
-    """What an op handler gets besides its fields: the router (its engine, its
-    connection inside the input's transaction, its config), the caller and the block.
-    (A plain class: one is made per op, in a third of a frozen dataclass's time.)"""
-
-    __slots__ = ("router", "caller", "block")
-
-    def __init__(self, router: Router, caller: bytes, block: int) -> None:
-        self.router, self.caller, self.block = router, caller, block
-
-    @property
-    def engine(self) -> StreamableToken:
-        return self.router.engine
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        return self.router.conn
-
-    def apply(self, op: Op) -> list[Output]:
-        """Run another (already parsed) op for the same caller at the same block."""
-        return self.router._apply(op, self.caller, self.block)
-
-
-def _batch(c: Call, f: dict) -> list[Output]:
-    outputs: list[Output] = []
-    ids: list[int] = []
-    for op in f["ops"]:
-        out = c.apply(op)
-        if op.name == "open_stream":
-            ids.append(out[0].fields["id"])
-        outputs += out
-    outputs.append(notice("batch", ops=len(f["ops"]), stream_ids=ids, block=c.block))
-    return outputs
-
-
-def _transfer(c: Call, f: dict) -> list[Output]:
-    c.engine.transfer(f["token"], c.caller, f["receiver"], f["amount"], c.block)
-    return [notice("transfer", token=checksum(f["token"]), sender=checksum(c.caller),
-                   receiver=checksum(f["receiver"]), amount=str(f["amount"]), block=c.block)]
-
-
-def _open_stream(c: Call, f: dict) -> list[Output]:
-    """The caller's own stream, or with ``sender`` another account's, the caller opening
-    it as that account's operator (on its allowance)."""
-    start = f.get("start_block", c.block)
-    if "sender" not in f or f["sender"] == c.caller:
-        stream = c.engine.new_stream(f["token"], c.caller, f["receiver"], f["amount"], start, f["duration"], c.block)
-        return [notice("stream_opened", **stream.to_json(c.block))]
-    stream = c.engine.new_stream(f["token"], f["sender"], f["receiver"], f["amount"], start, f["duration"], c.block,
-                                 by=c.caller)
-    return [notice("stream_opened", **stream.to_json(c.block), operator=checksum(c.caller))]
-
-
-def _cancel_stream(c: Call, f: dict) -> list[Output]:
-    streamed, refunded = c.engine.cancel_stream(f["stream_id"], c.caller, c.block)
-    return [notice("stream_canceled", id=f["stream_id"], by=checksum(c.caller), streamed=str(streamed),
-                   refunded=str(refunded), block=c.block)]
-
-
-def _update_stream(c: Call, f: dict) -> list[Output]:
-    stream = c.engine.update_stream(f["stream_id"], c.caller, c.block, new_amount=f.get("amount"),
-                                    new_end_block=f.get("end_block"))
-    return [notice("stream_updated", **stream.to_json(c.block))]
-
-
-def _approve(c: Call, f: dict) -> list[Output]:
-    c.engine.approve(f["token"], c.caller, f["spender"], f["amount"], c.block)
-    return [notice("approval", token=checksum(f["token"]), owner=checksum(c.caller),
-                   spender=checksum(f["spender"]), amount=str(f["amount"]), block=c.block)]
-
-
-def _transfer_from(c: Call, f: dict) -> list[Output]:
-    c.engine.transfer_from(f["token"], c.caller, f["owner"], f["receiver"], f["amount"], c.block)
-    return [notice("transfer", token=checksum(f["token"]), sender=checksum(f["owner"]),
-                   receiver=checksum(f["receiver"]), amount=str(f["amount"]), spender=checksum(c.caller),
-                   block=c.block)]
-
-
-def _withdraw(c: Call, f: dict) -> list[Output]:
-    c.engine.burn(f["token"], c.caller, f["amount"], c.block)
-    voucher = Output("voucher", voucher_body(f["token"], transfer_call(c.caller, f["amount"]), c.router.config.version))
-    return [voucher, notice("withdrawal", token=checksum(f["token"]), account=checksum(c.caller),
-                            amount=str(f["amount"]), block=c.block)]
-
-
-HANDLERS: dict[str, Callable[[Call, dict], list[Output]]] = {
-    "transfer": _transfer,
-    "open_stream": _open_stream,
-    "cancel_stream": _cancel_stream,
-    "update_stream": _update_stream,
-    "withdraw": _withdraw,
-    "approve": _approve,
-    "transfer_from": _transfer_from,
-    "batch": _batch,
-}
-if set(HANDLERS) != set(SCHEMAS):  # every schema has a handler and every handler a schema
-    raise ImportError(f"op tables disagree: schemas {sorted(SCHEMAS)}, handlers {sorted(HANDLERS)}")
-OPS: dict[str, OpSpec] = {name: OpSpec(SCHEMAS[name], HANDLERS[name]) for name in SCHEMAS}
