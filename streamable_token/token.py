@@ -109,7 +109,7 @@ class StreamableToken:
         return self._calls.undone_by_caller()
 
     def _atomic(self) -> Any:
-        return self._calls.call()
+        return self._calls.call(self.conn)
 
     # --- ledgers ------------------------------------------------------------------
 

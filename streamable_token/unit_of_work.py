@@ -98,17 +98,17 @@ class EngineCalls:
     undoes only itself; on an ``isolation_level=None`` connection outside a transaction
     each call commits on its own (autocommit, as asked)."""
 
-    __slots__ = ("conn", "implicit", "savepoints")
+    __slots__ = ("implicit", "savepoints")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
         # sqlite3's default mode opens transactions implicitly and leaves them open
         self.implicit = conn.isolation_level is not None and getattr(conn, "autocommit", -1) == -1
         self.savepoints = True
 
-    def call(self) -> _EngineCall:
-        """The context of one call: ``with calls.call(): ...``."""
-        return _EngineCall(self.conn, self.implicit, self.savepoints)
+    def call(self, conn: sqlite3.Connection) -> _EngineCall:
+        """The context of one call on ``conn`` (the engine's connection, or whatever
+        stands in for it): ``with calls.call(conn): ...``."""
+        return _EngineCall(conn, self.implicit, self.savepoints)
 
     def undone_by_caller(self) -> "_UndoneByCaller":
         """For a caller that undoes its whole transaction (or its own savepoint) whenever

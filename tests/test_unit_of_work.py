@@ -84,18 +84,18 @@ def test_engine_calls_nest_in_the_callers_transaction_and_never_commit_it(tmp_pa
     calls = EngineCalls(conn)
     assert not calls.implicit
     seen = statements(conn)
-    with calls.call():  # outside a transaction on an isolation_level=None connection: autocommit
+    with calls.call(conn):  # outside a transaction on an isolation_level=None connection: autocommit
         conn.execute("INSERT INTO t VALUES (1)")
     conn.execute("BEGIN")
-    with calls.call():
+    with calls.call(conn):
         conn.execute("INSERT INTO t VALUES (2)")
-    with pytest.raises(ValueError), calls.call():  # a refused call undoes only itself
+    with pytest.raises(ValueError), calls.call(conn):  # a refused call undoes only itself
         conn.execute("INSERT INTO t VALUES (3)")
         raise ValueError
     assert conn.in_transaction and rows(conn) == [1, 2]
     with calls.undone_by_caller():
         before = len(seen)
-        with calls.call():
+        with calls.call(conn):
             conn.execute("INSERT INTO t VALUES (4)")
         assert seen[before:] == ["INSERT INTO t VALUES (4)"]  # no savepoint of its own
     conn.execute("ROLLBACK")
@@ -109,7 +109,7 @@ def test_engine_calls_open_the_transaction_an_implicit_connection_expects(tmp_pa
     conn.commit()
     calls = EngineCalls(conn)
     assert calls.implicit
-    with calls.call():
+    with calls.call(conn):
         conn.execute("INSERT INTO t VALUES (1)")
     assert conn.in_transaction  # left for the caller to commit or roll back
     conn.rollback()
