@@ -6,7 +6,7 @@ import json
 import pytest
 from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_abi.packed import encode_packed
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from hypothesis import given, strategies as st
 
 from streamable_token.rollup import inspect as routes
@@ -20,7 +20,6 @@ from streamable_token.rollup.codec import (
     voucher_body,
 )
 from streamable_token.rollup.ops import parse_command
-from streamable_token import addresses
 from streamable_token.addresses import checksum
 from streamable_token.errors import InvalidInput
 
@@ -183,9 +182,3 @@ def test_errors_name_the_real_field_and_say_missing():
         with pytest.raises(InvalidInput) as err:
             parse_command(payload)
         assert "None" not in str(err.value) and str(err.value).startswith("missing field"), payload
-
-
-@given(st.binary(max_size=300))
-def test_keccak_one_call_equals_the_hash_object(data):
-    assert addresses._ONESHOT is not None  # the pinned pycryptodome has it: the fast path runs
-    assert addresses._keccak_oneshot(data) == addresses._keccak_object(data) == keccak(data)
