@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import math
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -242,7 +243,9 @@ def dapp_log_line(message: str) -> tuple[str, logging.LogRecord]:
 
 @pytest.fixture
 def restore_logging(monkeypatch):
-    monkeypatch.setattr(logging, "_srcfile", logging._srcfile)  # put back after the test
+    """logging with the caller lookup on, as it starts (dapp.main, which some tests run in
+    a thread, turns it off for the rest of the session); put back as found afterwards."""
+    monkeypatch.setattr(logging, "_srcfile", os.path.normcase(logging.addLevelName.__code__.co_filename))
 
 
 def test_skipping_the_caller_lookup_prints_the_same_lines(restore_logging):
