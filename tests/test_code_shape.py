@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from radon.complexity import cc_rank, cc_visit
+
+pytestmark = pytest.mark.unit
+
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADED = ["streamable_token", "rollup_host", "dapp.py", "db"]

@@ -23,6 +23,9 @@ from streamable_token.rollup.ops import parse_command
 from streamable_token.addresses import checksum
 from streamable_token.errors import InvalidInput
 
+pytestmark = pytest.mark.unit
+
+
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
 

@@ -23,6 +23,9 @@ from hypothesis import given, strategies as st
 
 from streamable_token import addresses, fastpaths
 
+pytestmark = pytest.mark.unit
+
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "streamable_token" / "fastpaths.py"
 

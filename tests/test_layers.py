@@ -6,6 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
 PACKAGE = Path(__file__).resolve().parent.parent / "streamable_token"
 
 

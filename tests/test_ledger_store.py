@@ -12,6 +12,9 @@ from streamable_token import ledger_store as ls
 from streamable_token.blobs import blob_to_int, blob_to_uint, int_to_blob, uint_to_blob
 from streamable_token.schedule import INLINE_MAX_EVENTS, Side
 
+pytestmark = pytest.mark.property
+
+
 SIGNED = st.integers(-(2**300), 2**300)
 LIMBED = st.integers(-(2**108) + 1, 2**108 - 1)
 

@@ -15,6 +15,9 @@ from streamable_token.rollup.codec import PORTALS, encode_deposit
 from streamable_token.rollup.ops import Op
 from streamable_token.rollup.router import HANDLERS, OPS, Output, Router, notice
 
+pytestmark = pytest.mark.unit
+
+
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0x" + "aa" * 20
 BOB = "0x" + "bb" * 20
