@@ -27,6 +27,14 @@ NPM := $(shell command -v npm 2>/dev/null)
 test: $(VENV)/.installed-dev $(VENV)/.installed-notebook $(if $(NPM),l1-deps) page-deps
 	$(PY) -m pytest -q tests
 
+# The inner loop: the unit and property tests only (no HTTP loop, child process, chain,
+# browser, machine, emulator or build; markers in pyproject.toml, one per test file).
+# `make test` still runs everything.
+FAST_TESTS := not integration and not l1 and not browser and not machine and not riscv and not slow
+.PHONY: test-fast
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q tests -m "$(FAST_TESTS)"
+
 # The web page's browser test drives Debian's chromium (never a downloaded browser): installed
 # with apt when missing and we are root; otherwise that one test skips and says why.
 CHROMIUM ?= /usr/bin/chromium

@@ -30,6 +30,7 @@ from streamable_token.rollup.http_client import Connection, NoAnswer
 from streamable_token.rollup.router import Config, Output, OutputNotDelivered, OutputRefused, Router
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum
+from streamable_token.fastpaths import skip_caller_lookup
 
 log = logging.getLogger("dapp")
 DEFAULT_URL = "http://127.0.0.1:5004"
@@ -172,7 +173,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # One line per input: skip what the format never shows (the logging HOWTO's advice).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None  # no caller lookup (file, line) for each record
+    skip_caller_lookup()  # no lookup of each record's file and line either
     url, db_path, config = load_config(argv)
     os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
     router = Router(StreamableToken(db_path), config)

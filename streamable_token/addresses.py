@@ -5,10 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Optional
 
-from Crypto.Hash import keccak
-from Crypto.Util._raw_api import c_size_t, c_ubyte, create_string_buffer, get_raw_buffer
-
 from streamable_token.errors import InvalidInput
+from streamable_token.fastpaths import keccak256
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -49,29 +47,6 @@ def _from_text(value: str) -> Optional[bytes]:
 # of 8 or more, and a letter a-f among the address's digits
 _HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\0" * 8 + b"\x20" * 8)
 _LETTER = bytes.maketrans(b"0123456789abcdef", b"\0" * 10 + b"\x20" * 6)
-
-
-def _keccak_object(data: bytes) -> bytes:
-    """keccak-256 through pycryptodome's public hash object."""
-    return keccak.new(data=data, digest_bits=256).digest()
-
-
-def _keccak_oneshot(data: bytes) -> bytes:
-    """keccak-256 in one call of pycryptodome's own C function, the one its hash object
-    calls in three (init, absorb, digest), each through a Python wrapper: 3.2 µs here
-    against 9.1 µs for the same digest."""
-    out = create_string_buffer(32)
-    # input, its length, output, its length, capacity (2 x 32 bytes), rounds, keccak's padding
-    if _ONESHOT(data, c_size_t(len(data)), out, c_size_t(32), c_size_t(64), c_ubyte(24), c_ubyte(1)):
-        raise ValueError("keccak failed")
-    return get_raw_buffer(out)
-
-
-_ONESHOT = getattr(getattr(keccak, "_raw_keccak_lib", None), "keccak_oneshot", None)
-keccak256 = _keccak_oneshot if _ONESHOT is not None else _keccak_object
-"""keccak-256 of bytes: the one-call C function where this pycryptodome has it (it is not
-public API, so any other version falls back to the hash object; a test holds the two
-equal)."""
 
 
 @lru_cache(maxsize=65536)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fuzz.harness import ALICE, BOB, MALLORY, TOKEN, Node, op
 from streamable_token import MAX_UINT256
 from streamable_token.addresses import checksum, parse_address
+
+pytestmark = pytest.mark.unit
+
 
 C = {name: checksum(parse_address(a)) for name, a in (("alice", ALICE), ("bob", BOB), ("op", MALLORY), ("t", TOKEN))}
 

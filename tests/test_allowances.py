@@ -14,6 +14,9 @@ from streamable_token import (
     Unauthorized,
 )
 
+pytestmark = pytest.mark.unit
+
+
 T = "0x" + "11" * 20
 ALICE = "0x" + "aa" * 20  # owner
 BOB = "0x" + "bb" * 20  # receiver

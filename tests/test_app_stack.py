@@ -26,6 +26,9 @@ from l1.testing import ensure_node_deps
 from rollup_host import start_in_thread
 from rollup_host.web import MAX_PROXY_BODY, attach
 
+pytestmark = pytest.mark.integration
+
+
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE = 120.0  # seconds for the stack to start or stop on a slow, shared machine
 
@@ -217,6 +220,7 @@ def stack(tmp_path_factory):
         yield s
 
 
+@pytest.mark.l1
 def test_stack_serves_page_deployment_and_proxies_anvil(stack):
     from l1.app import TEST_ACCOUNTS, TEST_TOKENS
 
@@ -232,6 +236,7 @@ def test_stack_serves_page_deployment_and_proxies_anvil(stack):
         assert stack.token.call("balanceOf", stack.accounts[index]) == TEST_TOKENS * 10 ** 18
 
 
+@pytest.mark.l1
 def test_stack_feeds_an_input_from_l1_to_the_dapp(stack):
     """The bridge and dapp.py are wired: an input added on L1 is processed by the DApp."""
     from l1.contracts import at
@@ -252,6 +257,7 @@ def test_stack_feeds_an_input_from_l1_to_the_dapp(stack):
     assert [i["status"] for i in inputs] == ["REJECTED"]
 
 
+@pytest.mark.l1
 def test_make_app_entry_point_prints_the_url_serves_and_stops_on_sigint(tmp_path):
     ensure_node_deps()
     web = _web_dir(tmp_path)

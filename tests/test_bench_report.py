@@ -5,7 +5,12 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from bench import report
+
+pytestmark = pytest.mark.unit
+
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
 

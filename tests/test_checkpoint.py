@@ -11,6 +11,8 @@ from db.checkpoint import BACKSTOP_PAGES, Checkpointer
 from fuzz.rig import DappThread, wait_until
 from rollup_host import start_in_thread
 
+pytestmark = pytest.mark.unit
+
 
 def _writer(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
@@ -62,6 +64,7 @@ def _checkpoint_threads() -> set:
     return {t for t in threading.enumerate() if t.name == "wal-checkpoint"}
 
 
+@pytest.mark.integration
 def test_the_dapp_loop_ends_its_checkpointer_when_it_ends(tmp_path):
     """dapp.main in a thread (as the fault tests run it), stopped once it is waiting for
     an input: its checkpoint thread ends with it. One left behind polls every 50 ms for the

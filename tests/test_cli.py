@@ -20,6 +20,9 @@ from rollup_host.amounts import format_amount, op_in_base_units, parse_amount
 from streamable_token.rollup import inspect as inspect_routes
 from streamable_token.rollup.builtin_ops import OPS
 
+pytestmark = pytest.mark.integration
+
+
 ROOT = Path(__file__).resolve().parent.parent
 T = "0x" + "11" * 20
 ALICE = "0x" + "aa" * 20

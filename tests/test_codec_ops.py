@@ -6,7 +6,7 @@ import json
 import pytest
 from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_abi.packed import encode_packed
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from hypothesis import given, strategies as st
 
 from streamable_token.rollup import inspect as routes
@@ -21,9 +21,11 @@ from streamable_token.rollup.codec import (
 )
 from streamable_token.rollup import ops
 from streamable_token.rollup.builtin_ops import OPS
-from streamable_token import addresses
 from streamable_token.addresses import checksum
 from streamable_token.errors import InvalidInput
+
+pytestmark = pytest.mark.unit
+
 
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
@@ -188,9 +190,3 @@ def test_errors_name_the_real_field_and_say_missing():
         with pytest.raises(InvalidInput) as err:
             parse_command(payload)
         assert "None" not in str(err.value) and str(err.value).startswith("missing field"), payload
-
-
-@given(st.binary(max_size=300))
-def test_keccak_one_call_equals_the_hash_object(data):
-    assert addresses._ONESHOT is not None  # the pinned pycryptodome has it: the fast path runs
-    assert addresses._keccak_oneshot(data) == addresses._keccak_object(data) == keccak(data)

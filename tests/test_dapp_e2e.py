@@ -12,6 +12,9 @@ from dapp import RollupClient
 from streamable_token.rollup.codec import ERC20_TRANSFER_SELECTOR
 from tests.conftest import LocalNode
 
+pytestmark = pytest.mark.integration
+
+
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
 BOB = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"

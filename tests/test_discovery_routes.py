@@ -13,6 +13,9 @@ import pytest
 from fuzz.harness import ALICE, BOB, CAROL, MALLORY, TOKEN, TOKEN2, Node, address
 from streamable_token.addresses import checksum, parse_address
 
+pytestmark = pytest.mark.unit
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -129,6 +132,7 @@ def test_bad_discovery_queries_are_refused_with_the_field(chain, query, field):
     assert chain.state_hash() == before
 
 
+@pytest.mark.integration
 def test_the_cli_passes_the_routes_through(node):
     """``python -m rollup_host inspect tokens`` and ``holders/<token>`` against the real
     dapp.py behind the local host (the conftest ``node``)."""

@@ -10,6 +10,9 @@ import pytest
 
 from streamable_token import InsufficientFunds, StreamableToken
 
+pytestmark = pytest.mark.unit
+
+
 T = "0x" + "11" * 20
 ALICE, BOB = "0x" + "aa" * 20, "0x" + "bb" * 20
 

@@ -17,6 +17,9 @@ from streamable_token import (
     UnknownStream,
 )
 
+pytestmark = pytest.mark.unit
+
+
 T = "0x" + "11" * 20
 T2 = "0x" + "22" * 20
 ALICE = "0x" + "aa" * 20

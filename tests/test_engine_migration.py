@@ -11,9 +11,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from streamable_token.schema import connect
 from streamable_token.schema import SCHEMA_VERSION
 from streamable_token import StreamableToken
+
+pytestmark = pytest.mark.unit
+
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1.sqlite"
 T = "0x" + "11" * 20

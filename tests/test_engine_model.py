@@ -29,6 +29,9 @@ from streamable_token import (
     UnknownStream,
 )
 
+pytestmark = pytest.mark.property
+
+
 ACCOUNTS = ["0x" + f"{i:02x}" * 20 for i in (0xA1, 0xB2, 0xC3, 0xD4)]
 TOKENS = ["0x" + f"{i:02x}" * 20 for i in (0x11, 0x22)]
 STATUS_ORDER = {Status.PENDING: 0, Status.STREAMING: 1, Status.SETTLED: 2, Status.CANCELED: 2}

@@ -15,6 +15,9 @@ from streamable_token.addresses import checksum, parse_address
 from streamable_token.rollup.json_position import malformed_at, show
 from tests.property_budget import examples
 
+pytestmark = pytest.mark.unit
+
+
 T1, T2 = checksum(parse_address(TOKEN)), checksum(parse_address(TOKEN2))
 
 

@@ -26,6 +26,8 @@ import pytest
 
 from fuzz.harness import ALICE, TOKEN, Node, address, mixed_log, op
 
+pytestmark = pytest.mark.unit
+
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MIXED = ("01b4f69a1286d0e15d059cdf21b0e91c3d29e8affaecedb120e3156659cc13e4", [
     "0x5302bfb902cae513358f6cafba58a78c29193afbd0e5f36437360c9e243aa1c1",

@@ -19,6 +19,9 @@ import pytest
 
 from l1.testing import ensure_node_deps
 
+pytestmark = pytest.mark.l1
+
+
 REPO = Path(__file__).resolve().parent.parent
 CLIENT = REPO / "l1" / "client.mjs"
 COMMANDS = ("wait", "inspect", "execute", "output", "approve", "mint", "balance", "block")

@@ -20,6 +20,9 @@ from l1.deploy import OFFICIAL_ADDRESSES, deploy_all
 from l1.errors import ClaimError, Reverted
 from l1.testing import ensure_node_deps
 
+pytestmark = pytest.mark.l1
+
+
 EPOCH = 4
 
 

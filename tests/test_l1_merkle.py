@@ -7,6 +7,8 @@ from eth_utils import keccak
 
 from l1 import codec, merkle
 
+pytestmark = pytest.mark.unit
+
 
 def naive_root(leaves, height):
     level = list(leaves) + [merkle.ZERO] * ((1 << height) - len(leaves))

@@ -26,6 +26,9 @@ from l1.errors import Reverted
 from l1.testing import ensure_node_deps
 from rollup_host.child import stop
 
+pytestmark = pytest.mark.l1
+
+
 REPO = Path(__file__).resolve().parent.parent
 EPOCH = 4                 # blocks per epoch: claims name an epoch's last block
 MINTED = 12_345           # Alice's L1 tokens

@@ -19,6 +19,8 @@ from streamable_token.constants import MAX_UINT256
 from streamable_token.ledger import INCOMING, OUTGOING, Ledger, Overdraft, Side, Supply
 from streamable_token.schema import CURRENT_SCHEMA
 
+pytestmark = pytest.mark.property
+
 PACKAGE = Path(__file__).resolve().parent.parent / "streamable_token"
 UINT = st.integers(0, MAX_UINT256)
 SIGNED = st.integers(-(2**300), 2**300)

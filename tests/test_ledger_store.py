@@ -13,6 +13,9 @@ from streamable_token.blobs import blob_to_int, blob_to_uint, int_to_blob, uint_
 from streamable_token.ledger import Side
 from streamable_token.schedule import INLINE_MAX_EVENTS
 
+pytestmark = pytest.mark.property
+
+
 SIGNED = st.integers(-(2**300), 2**300)
 LIMBED = st.integers(-(2**108) + 1, 2**108 - 1)
 

@@ -22,6 +22,9 @@ import pytest
 
 from machine.harness import Machine, MachineUnavailable, Scenario, mcycles_table, run_native
 
+pytestmark = pytest.mark.machine
+
+
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
 BOB = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"

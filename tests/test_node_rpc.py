@@ -24,6 +24,9 @@ from rollup_host.__main__ import main as cli_main
 from rollup_host.rpc import NODE_VERSION, NodeApi
 from tests.test_rollup_host import FakeDApp, make_host  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.integration
+
+
 APP = "0xab7528bb862fB57E8A2BCd567a2e929a0Be56a5e"
 ALICE = to_checksum_address("0x" + "a1" * 20)
 BOB = to_checksum_address("0x" + "b0" * 20)
@@ -434,6 +437,7 @@ def test_node_api_is_usable_without_http():
 # ---------------------------------------------------------------- official clients
 
 
+@pytest.mark.l1
 def test_both_official_clients_read_every_method(node):
     """@cartesi/viem converts every field it knows (a missing one throws) and
     @cartesi/rpc reads the same answers; both pinned in package.json."""

@@ -35,6 +35,9 @@ from rollup_host import start_in_thread
 from rollup_host.child import stop
 from rollup_host.deployment import deployment_options
 
+pytestmark = pytest.mark.l1
+
+
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "node_modules" / "@cartesi" / "cli" / "bin" / "run.js"
 CLIENT = REPO / "l1" / "client.mjs"

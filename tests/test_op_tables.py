@@ -18,6 +18,9 @@ from streamable_token.rollup.builtin_ops import OPS
 from streamable_token.rollup import router as router_module
 from streamable_token.rollup.router import Output, Router, notice
 
+pytestmark = pytest.mark.unit
+
+
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0x" + "aa" * 20
 BOB = "0x" + "bb" * 20

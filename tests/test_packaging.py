@@ -31,6 +31,9 @@ import pytest
 
 from rollup_host.child import stop
 
+pytestmark = pytest.mark.integration
+
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -383,6 +386,7 @@ def test_cartesi_toml_builds_the_machine_stage_with_a_data_drive():
     assert re.fullmatch(r"\d+Mi", config["machine"]["ram-length"])
 
 
+@pytest.mark.l1
 def test_the_pinned_cartesi_cli_reads_cartesi_toml():
     """The CLI's own parser (npm @cartesi/cli 2.0.0-alpha.2) on our file: a mistyped key
     or value would throw or come back as a default."""

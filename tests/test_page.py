@@ -30,6 +30,9 @@ import requests
 
 from l1.testing import ensure_node_deps
 
+pytestmark = [pytest.mark.browser, pytest.mark.l1]
+
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "build" / "screenshots"

@@ -27,7 +27,10 @@ OTHER = "0x2222222222222222222222222222222222222222"
 ACCOUNTS = ["0x" + c * 40 for c in "abcd"]
 E18 = 10 ** 18
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node not found: flow.js runs on Node.js")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("node") is None, reason="node not found: flow.js runs on Node.js"),
+]
 
 
 def _meta(sender: str, index: int, block: int) -> dict:

@@ -25,6 +25,9 @@ from streamable_token.rollup.codec import encode_deposit
 from streamable_token.rollup.router import Output
 from rollup_host import HostClient, start_in_thread
 
+pytestmark = pytest.mark.integration
+
+
 KILLS = Counter()
 
 

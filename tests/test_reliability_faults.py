@@ -20,6 +20,9 @@ from fuzz.rig import (
 from streamable_token.rollup.codec import encode_deposit
 from rollup_host import start_in_thread
 
+pytestmark = pytest.mark.integration
+
+
 # The DApp's HTTP timeout here (the host's long-poll must be shorter) and how long a
 # timeout fault keeps it waiting. A request the DApp gave up on must not reach the host
 # later: the local host's restart extension cannot tell such a stale /finish from a fresh

@@ -31,6 +31,9 @@ from rollup_host import HostClient, start_in_thread
 from streamable_token import StreamableToken
 from streamable_token.addresses import checksum
 
+pytestmark = pytest.mark.integration
+
+
 INPUTS = 10_000
 LOG_SHA256 = "100801a4949694a5abd9e8ddf877cb4354f70e0bbd3a442c645d3522163374a0"
 FIGURES: dict = {}

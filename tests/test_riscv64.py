@@ -33,8 +33,11 @@ from rollup_host.child import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RISCV_PYTHON = os.environ.get("RISCV_PYTHON")
-pytestmark = pytest.mark.skipif(not RISCV_PYTHON, reason="RISCV_PYTHON unset: `make riscv-test` builds the "
-                                                         "emulated riscv64 Python 3.13 and runs these")
+pytestmark = [
+    pytest.mark.riscv,
+    pytest.mark.skipif(not RISCV_PYTHON, reason="RISCV_PYTHON unset: `make riscv-test` builds the "
+                                                "emulated riscv64 Python 3.13 and runs these"),
+]
 LOG_INPUTS = 10_000
 LOG_SHA256 = "100801a4949694a5abd9e8ddf877cb4354f70e0bbd3a442c645d3522163374a0"  # as tests/test_reliability_replay.py
 CORPUS = ROOT / "tests" / "corpus"

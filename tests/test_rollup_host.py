@@ -37,6 +37,9 @@ from rollup_host.codec import (
 from rollup_host.selftest import measure
 from rollup_host.server import read_headers
 
+pytestmark = pytest.mark.integration
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 ALICE = "0x" + "a1" * 20

@@ -25,6 +25,9 @@ from rollup_host import HostClient, start_in_thread
 from rollup_host.chain_file import ChainMismatch
 from tests.test_rollup_host import ALICE, BOB, TOKEN, FakeDApp, echo
 
+pytestmark = pytest.mark.integration
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ONE_TOKEN = 10**18
 

@@ -10,6 +10,9 @@ from streamable_token.rollup.codec import PORTALS, encode_deposit
 from streamable_token.rollup.router import Output, OutputRefused, Router
 from streamable_token import StreamableToken
 
+pytestmark = pytest.mark.unit
+
+
 TOKEN = "0x1111111111111111111111111111111111111111"
 ALICE = "0xaAaAaAaaAaAaAaaAaAAAAAAAAaaaAaAaAaaAaaAa"
 

@@ -27,6 +27,9 @@ from fuzz.harness import ALICE, BOB, TOKEN, Node
 from streamable_token.rollup.ops import MAX_DEPTH, load_json, nests_deeper_than
 from streamable_token.errors import InvalidInput
 
+pytestmark = pytest.mark.unit
+
+
 ROOT = Path(__file__).resolve().parent.parent
 DEEP = b'{"error":{"field":"payload","message":"invalid payload: got \'deeply nested JSON\', expected JSON nested at most 64 deep","type":"InvalidInput"}}'
 
@@ -133,6 +136,7 @@ print(h.hexdigest())
 """ % (TOKEN, ALICE, BOB)
 
 
+@pytest.mark.integration
 def test_outputs_do_not_depend_on_the_hash_seed():
     """Every corpus case and two inspects with several bad integer fields, in processes
     with different string hash seeds: the same reports, byte for byte."""

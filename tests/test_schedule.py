@@ -28,6 +28,9 @@ from streamable_token.schedule import (
     update_nodes,
 )
 
+pytestmark = pytest.mark.property
+
+
 UINT256 = st.integers(1, 2**256 - 1)
 
 

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,9 @@ from streamable_token.schedule import query_ranges, tree_levels_for, tree_node
 from streamable_token.schema import SCHEMA_VERSION, connect, ensure_schema, schema_version
 from tests.property_budget import examples
 from tests.test_engine_migration import FIXTURE, T, accounts, continuation, scenario
+
+pytestmark = pytest.mark.unit
+
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "streamable_token" / "migrations"
 

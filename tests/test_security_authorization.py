@@ -17,6 +17,9 @@ from streamable_token import MAX_UINT256
 from streamable_token.rollup.codec import PORTALS, encode_deposit
 from streamable_token.rollup.router import Config
 
+pytestmark = pytest.mark.unit
+
+
 NOW = 20
 
 

@@ -32,6 +32,9 @@ from streamable_token.rollup.codec import encode_deposit
 from streamable_token import MAX_UINT256
 from streamable_token.addresses import checksum, parse_address
 
+pytestmark = pytest.mark.property
+
+
 ACCOUNTS = [ALICE, BOB, CAROL, MALLORY]
 TOKENS = [TOKEN, TOKEN2]
 TOKEN3 = address("token-3")

@@ -15,6 +15,9 @@ from fuzz.harness import ALICE, BOB, PORTAL, TOKEN, Node, metadata, op
 from streamable_token.rollup.codec import encode_deposit
 from streamable_token.rollup.router import Config
 
+pytestmark = pytest.mark.unit
+
+
 CORPUS = Path(__file__).parent / "corpus"
 MANIFEST: dict[str, dict] = json.loads((CORPUS / "manifest.json").read_text())
 MAX_REPORT = 3 * 64 * 1024  # a report may quote the bad value, never more than ~the input

@@ -17,6 +17,9 @@ from rollup_host.server import start_in_thread
 from tests.conftest import wait_until
 from tests.test_wheel import venv_with
 
+pytestmark = pytest.mark.slow
+
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "subscriptions"
 PYTEST_PIN = next(line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()

@@ -11,6 +11,8 @@ import pytest
 
 from streamable_token.unit_of_work import EngineCalls, InputWork, Nested, OwnOrNested, ReadOnly
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSACTION = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END\s+TRANSACTION)\b", re.IGNORECASE)
 

@@ -4,15 +4,15 @@ Pure functions; nothing here speaks HTTP or touches the database.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
 from streamable_token.addresses import checksum, parse_address
 from streamable_token.errors import InvalidInput
 from streamable_token.constants import ERC20_TRANSFER_SELECTOR, MAX_BLOCK, MAX_UINT256, PORTALS  # noqa: F401
+from streamable_token.fastpaths import canonical_json  # noqa: F401
 
-# ERC20_TRANSFER_SELECTOR and PORTALS are imported from here by callers too.
+# ERC20_TRANSFER_SELECTOR, PORTALS and canonical_json are imported from here by callers too.
 ZERO_VALUE = "0x" + "00" * 32
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
@@ -29,30 +29,6 @@ def from_hex(value: Any, field: str = "payload") -> bytes:
     if not _HEX_DIGITS.issuperset(digits):
         raise InvalidInput(field, value[:80], "hex digits after 0x")
     return bytes.fromhex(digits)
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _unencodable(obj: Any) -> Any:
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-
-
-# The C encoder itself, made once: JSONEncoder.encode makes a new one, with a dict to
-# catch cycles, on every call, 17-29% of the time of encoding an input's small documents.
-# Where the json module has no C encoder, the plain encoder does the same work.
-_C_CANONICAL = (
-    json.encoder.c_make_encoder(None, _unencodable, json.encoder.encode_basestring, None, ":", ",", True, False, True)
-    if json.encoder.c_make_encoder is not None else None
-)
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8: byte-identical on every machine (every input
-    encodes three documents: its metadata for its key, its notices, its outputs)."""
-    if _C_CANONICAL is None:
-        return _CANONICAL.encode(obj).encode()
-    return "".join(_C_CANONICAL(obj, 0)).encode()
 
 
 # --- advance metadata -----------------------------------------------------------------

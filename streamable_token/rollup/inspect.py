@@ -45,40 +45,64 @@ _INT_FIELDS = {"block", "id", "active_at", "after", "limit"}
 def parse(payload: bytes, default_block: int, routes: Optional[dict] = None) -> tuple[str, dict]:
     """(route, fields) from a path or a JSON query by the route table ``routes`` (the
     built-in :data:`ROUTES` when None); refuse anything unexpected."""
-    ROUTES = _ROUTES if routes is None else routes
-    if payload[:1] == b"{":
-        obj = load_json(payload)
-        if not isinstance(obj, dict) or not isinstance(obj.get("route"), str) or obj["route"] not in ROUTES:
-            raise InvalidInput("route", obj.get("route") if isinstance(obj, dict) else obj, f"one of {', '.join(ROUTES)}")
-        route = obj.pop("route")
-        fields = obj
-    else:
-        try:
-            text = payload.decode("ascii")
-        except UnicodeDecodeError:
-            raise InvalidInput("path", payload[:80], "an ASCII inspect path") from None
-        if not _PATH.fullmatch(text) or "//" in text:
-            raise InvalidInput("path", text[:80], "route/arg[/arg][?key=value&...] of letters, digits, -, _")
-        path, _, query = text.partition("?")
-        parts = path.strip("/").split("/")
-        route = parts[0]
-        if route not in ROUTES:
-            raise InvalidInput("route", route, f"one of {', '.join(ROUTES)}")
-        positional, optional, _ = ROUTES[route]
-        args = parts[1:]
-        fields = {}
-        if "block" in optional and len(args) == len(positional) + 1:
-            fields["block"] = args.pop()
-        if len(args) != len(positional):
-            shape = "/".join(f"<{p}>" for p in positional) + ("[/<block>]" if "block" in optional else "")
-            raise InvalidInput("path", text, f"{route}/{shape}" if shape else route)
-        fields.update(zip(positional, args))
-        for pair in query.split("&") if query else []:
-            key, eq, value = pair.partition("=")
-            if not eq or key not in optional or key in fields:
-                raise InvalidInput("query", pair, f"each of {', '.join(optional) or 'nothing'} at most once as key=value")
-            fields[key] = value
-    positional, optional, _ = ROUTES[route]
+    table = _ROUTES if routes is None else routes
+    route, fields = (_from_json if payload[:1] == b"{" else _from_path)(payload, table)
+    return route, _checked(route, fields, table[route], default_block)
+
+
+def _from_json(payload: bytes, table: dict) -> tuple[str, dict]:
+    """The route named by a JSON object's ``route`` member, and its other members."""
+    obj = load_json(payload)
+    if not isinstance(obj, dict) or not isinstance(obj.get("route"), str) or obj["route"] not in table:
+        raise InvalidInput("route", obj.get("route") if isinstance(obj, dict) else obj, f"one of {', '.join(table)}")
+    route = obj.pop("route")
+    return route, obj
+
+
+def _from_path(payload: bytes, table: dict) -> tuple[str, dict]:
+    """The route a path names, its positional segments (and a trailing block) by the
+    route's field names, then its query's key=value pairs."""
+    text = _ascii_path(payload)
+    path, _, query = text.partition("?")
+    route, *args = path.strip("/").split("/")
+    if route not in table:
+        raise InvalidInput("route", route, f"one of {', '.join(table)}")
+    positional, optional, _ = table[route]
+    fields = {}
+    if "block" in optional and len(args) == len(positional) + 1:
+        fields["block"] = args.pop()
+    if len(args) != len(positional):
+        shape = "/".join(f"<{p}>" for p in positional) + ("[/<block>]" if "block" in optional else "")
+        raise InvalidInput("path", text, f"{route}/{shape}" if shape else route)
+    fields.update(zip(positional, args))
+    _add_query(query, optional, fields)
+    return route, fields
+
+
+def _ascii_path(payload: bytes) -> str:
+    try:
+        text = payload.decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidInput("path", payload[:80], "an ASCII inspect path") from None
+    if not _PATH.fullmatch(text) or "//" in text:
+        raise InvalidInput("path", text[:80], "route/arg[/arg][?key=value&...] of letters, digits, -, _")
+    return text
+
+
+def _add_query(query: str, optional: list, fields: dict) -> None:
+    """Each ``key=value`` of a query into ``fields``: only the route's optional fields,
+    each at most once (a block given in the path counts)."""
+    for pair in query.split("&") if query else []:
+        key, eq, value = pair.partition("=")
+        if not eq or key not in optional or key in fields:
+            raise InvalidInput("query", pair, f"each of {', '.join(optional) or 'nothing'} at most once as key=value")
+        fields[key] = value
+
+
+def _checked(route: str, fields: dict, row: Route, default_block: int) -> dict:
+    """``fields`` checked against the route's row: no field it does not take, every
+    positional one there, integers as integers, and the block by default."""
+    positional, optional, _ = row
     allowed = set(positional) | set(optional)
     extra = sorted(set(fields) - allowed)
     if extra:
@@ -91,7 +115,7 @@ def parse(payload: bytes, default_block: int, routes: Optional[dict] = None) -> 
             fields[key] = _int(key, fields[key])
     if "block" in optional:
         fields.setdefault("block", default_block)
-    return route, fields
+    return fields
 
 
 _INT_EXPECTED = {

@@ -12,7 +12,7 @@ was refused, in one pass without recursion.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _STRING_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
@@ -37,8 +37,8 @@ STEP_BUDGET = 4096
 _ARRAY_RUN = re.compile(r"(?:" + _WS + _SCALAR + _WS + r",)*")
 _OBJECT_RUN = re.compile(r"(?:" + _WS + _STR + _WS + r":" + _WS + _SCALAR + _WS + r",)*")
 
-# what the parser expects next
-_VALUE, _VALUE_OR_CLOSE, _KEY, _KEY_OR_CLOSE, _COLON, _AFTER = range(6)
+# what the parser expects next (_END: nothing, the scan has its answer)
+_VALUE, _VALUE_OR_CLOSE, _KEY, _KEY_OR_CLOSE, _COLON, _AFTER, _END = range(7)
 _WANTED = {
     _VALUE: "a value",
     _VALUE_OR_CLOSE: "a value or ']'",
@@ -96,78 +96,106 @@ def _unexpected(text: str, i: int, wanted: str) -> tuple[int, str]:
     return i, f"{show(char)} where {wanted} was expected{hint}"
 
 
+_Step = tuple[int, Any]
+"""What a step gives: the next state and the offset to go on from, or ``_END`` and the
+scan's answer."""
+
+
 def _scan(text: str) -> Optional[tuple[int, str]]:
-    n = len(text)
-    stack: list[str] = []
-    state = _VALUE
-    i = 0
+    """Where ``text`` goes wrong and why, None if it is JSON: one step per token, each
+    step the reader of what is expected next (:data:`_STEPS`), until the text ends, a step
+    finds the mistake, or the budget is spent."""
+    stack: list[str] = []  # the open containers, '[' or '{'
+    state, i = _VALUE, 0
     for _ in range(STEP_BUDGET):
-        if stack and state in (_VALUE, _VALUE_OR_CLOSE) and stack[-1] == "[":
-            end = _ARRAY_RUN.match(text, i).end()
-            if end > i:
-                state, i = _VALUE, end
-        elif stack and state in (_KEY, _KEY_OR_CLOSE):
-            end = _OBJECT_RUN.match(text, i).end()
-            if end > i:
-                state, i = _KEY, end
-        i = _WHITESPACE.match(text, i).end()
-        if state == _AFTER:
-            if not stack:
-                if i == n:
-                    return None
-                return i, f"{show(text[i])} after the end of the JSON value (one value per payload)"
-            close = "}" if stack[-1] == "{" else "]"
-            if i < n and text[i] == ",":
-                state = _KEY if close == "}" else _VALUE
-                i += 1
-            elif i < n and text[i] == close:
-                stack.pop()
-                i += 1
-            else:
-                return _unexpected(text, i, f"',' or '{close}'")
-            continue
-        if state == _COLON:
-            if i < n and text[i] == ":":
-                state, i = _VALUE, i + 1
-                continue
-            return _unexpected(text, i, "':'")
-        if i >= n:
-            return _unexpected(text, i, _WANTED[state])
-        char = text[i]
-        if state in (_KEY, _KEY_OR_CLOSE):
-            if char == "}" and state == _KEY_OR_CLOSE:
-                stack.pop()
-                state, i = _AFTER, i + 1
-                continue
-            if char != '"':
-                return _unexpected(text, i, _WANTED[state])
-            found = _string(text, i)
-            if isinstance(found, tuple):
-                return found
-            state, i = _COLON, found
-            continue
-        # a value is expected
-        if char == "]" and state == _VALUE_OR_CLOSE:
-            stack.pop()
-            state, i = _AFTER, i + 1
-            continue
-        if char in "{[":
-            stack.append(char)
-            state, i = (_KEY_OR_CLOSE if char == "{" else _VALUE_OR_CLOSE), i + 1
-            continue
-        if char == '"':
-            found = _string(text, i)
-        elif char == "-" or "0" <= char <= "9":
-            found = _number(text, i)
-        elif char in _LITERALS:
-            found = _literal(text, i, _LITERALS[char])
-        else:
-            return _unexpected(text, i, _WANTED[state])
-        if isinstance(found, tuple):
-            return found
-        state, i = _AFTER, found
+        state, i = _STEPS[state](text, i, state, stack)
+        if state == _END:
+            return i  # here the answer: None, or (offset, what)
     return i, (f"valid JSON up to here, and no more is searched: past {STEP_BUDGET} tokens the"
                " position of the mistake is not given")
+
+
+def _value(text: str, i: int, state: int, stack: list[str]) -> _Step:
+    """A value: a container opens, a scalar is read whole, or ']' where the array may
+    close; in an array, first past a run of whole scalar elements (:data:`_ARRAY_RUN`)."""
+    if stack and stack[-1] == "[":
+        end = _ARRAY_RUN.match(text, i).end()
+        if end > i:
+            state, i = _VALUE, end
+    i = _WHITESPACE.match(text, i).end()
+    char = text[i] if i < len(text) else ""
+    if char == "]" and state == _VALUE_OR_CLOSE:
+        stack.pop()
+        return _AFTER, i + 1
+    if char in ("{", "["):
+        stack.append(char)
+        return (_KEY_OR_CLOSE if char == "{" else _VALUE_OR_CLOSE), i + 1
+    return _then(_AFTER, _scalar(text, i, char, _WANTED[state]))
+
+
+def _key(text: str, i: int, state: int, stack: list[str]) -> _Step:
+    """A key in double quotes, or '}' where the object may close (empty so far); first
+    past a run of whole members (:data:`_OBJECT_RUN`)."""
+    end = _OBJECT_RUN.match(text, i).end()
+    if end > i:
+        state, i = _KEY, end
+    i = _WHITESPACE.match(text, i).end()
+    char = text[i] if i < len(text) else ""
+    if char == "}" and state == _KEY_OR_CLOSE:
+        stack.pop()
+        return _AFTER, i + 1
+    if char != '"':
+        return _END, _unexpected(text, i, _WANTED[state])
+    return _then(_COLON, _string(text, i))
+
+
+def _colon(text: str, i: int, state: int, stack: list[str]) -> _Step:
+    """The ':' after a key."""
+    i = _WHITESPACE.match(text, i).end()
+    if i < len(text) and text[i] == ":":
+        return _VALUE, i + 1
+    return _END, _unexpected(text, i, "':'")
+
+
+def _after_value(text: str, i: int, state: int, stack: list[str]) -> _Step:
+    """After a value: the end of the text at the top level, else ',' or the closing
+    bracket of the innermost container."""
+    i = _WHITESPACE.match(text, i).end()
+    char = text[i] if i < len(text) else ""
+    if not stack:
+        return _END, (i, f"{show(char)} after the end of the JSON value (one value per payload)") if char else None
+    close = "}" if stack[-1] == "{" else "]"
+    if char == ",":
+        return (_KEY if close == "}" else _VALUE), i + 1
+    if char == close:
+        stack.pop()
+        return _AFTER, i + 1
+    return _END, _unexpected(text, i, f"',' or '{close}'")
+
+
+def _then(state: int, found: int | tuple[int, str]) -> _Step:
+    """``state`` at the offset after a token, or the end of the scan where it went wrong."""
+    return (_END, found) if isinstance(found, tuple) else (state, found)
+
+
+def _scalar(text: str, i: int, char: str, wanted: str) -> int | tuple[int, str]:
+    """The offset after the string, number or literal at ``i``, or where it goes wrong."""
+    if char == '"':
+        return _string(text, i)
+    if char == "-" or "0" <= char <= "9":
+        return _number(text, i)
+    if char in _LITERALS:
+        return _literal(text, i, _LITERALS[char])
+    return _unexpected(text, i, wanted)
+
+
+# what is expected next -> the step that reads it (each first skips whitespace)
+_STEPS = {
+    _VALUE: _value, _VALUE_OR_CLOSE: _value,
+    _KEY: _key, _KEY_OR_CLOSE: _key,
+    _COLON: _colon,
+    _AFTER: _after_value,
+}
 
 
 def _string(text: str, i: int) -> int | tuple[int, str]:
