@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamable_token.constants import MAX_BLOCK
+from streamable_token.ledger import Side
 from streamable_token.schedule import (
     TREE_MAX_BLOCK,
     TREE_MAX_LEVELS,
     ZERO,
-    Side,
     event_delta,
     flow,
     grown_nodes,
