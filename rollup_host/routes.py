@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
+from .attempts import ATTEMPT_HEADER, REQUEST_HEADER
 from .codec import InvalidField, from_hex, parse_uint256
 from .model import EXCEPTION, HostError, HostRequest
 
@@ -37,6 +38,8 @@ Route = Callable[["Handler"], None]
 
 
 def finish(h: Handler) -> None:
+    """``POST /finish``: close the request in flight, answer the next one (200, with its
+    attempt id in ``X-Rollup-Attempt``) or 202 when none came within the long-poll."""
     restart = h.headers.get(RESTART_HEADER, "").strip() == "1"
     raw = h.body
     status = None
@@ -46,33 +49,41 @@ def finish(h: Handler) -> None:
         except ValueError:
             raise HostError("body is not valid JSON") from None
         status = body.get("status") if isinstance(body, dict) else None
-    request = h.host.finish(status, restart=restart, peer_alive=h.peer_alive)
-    if request is None:
+    delivery = h.host.finish(status, restart=restart, peer_alive=h.peer_alive,
+                             attempt=_header(h, ATTEMPT_HEADER), request_id=_header(h, REQUEST_HEADER))
+    if delivery is None:
         h.reply(202)
     else:
-        h.reply(200, request.rollup_json())
+        request, attempt = delivery
+        h.reply(200, request.rollup_json(), headers=f"{ATTEMPT_HEADER}: {attempt}\r\n")
 
 
 def notice(h: Handler) -> None:
     body = h.json_body()
-    h.reply(201, {"index": h.host.add_notice(body.get("payload"))})
+    h.reply(201, {"index": h.host.add_notice(body.get("payload"), attempt=_header(h, ATTEMPT_HEADER))})
 
 
 def voucher(h: Handler) -> None:
     body = h.json_body()
     index = h.host.add_voucher(body.get("destination"), body.get("payload"),
-                               body.get("value"))
+                               body.get("value"), attempt=_header(h, ATTEMPT_HEADER))
     h.reply(201, {"index": index})
 
 
 def report(h: Handler) -> None:
-    h.host.add_report(h.json_body().get("payload"))
+    h.host.add_report(h.json_body().get("payload"), attempt=_header(h, ATTEMPT_HEADER))
     h.reply(201, {})
 
 
 def exception(h: Handler) -> None:
-    h.host.add_exception(h.json_body().get("payload"))
+    h.host.add_exception(h.json_body().get("payload"), attempt=_header(h, ATTEMPT_HEADER))
     h.reply(200, {})
+
+
+def _header(h: Handler, name: str) -> str | None:
+    """A header's value without surrounding blanks; None when absent."""
+    value = h.headers.get(name)
+    return None if value is None else value.strip()
 
 
 # ------------------------------------------------------------ developer side

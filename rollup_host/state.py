@@ -7,7 +7,9 @@ Local-host extension (not part of Cartesi's API): ``finish(..., restart=True)`` 
 ``POST /finish`` with ``X-Rollup-Restart: 1``) ignores its status, drops the partial
 outputs of the input in flight and delivers that same input again (same index, same
 metadata). A DApp sends it on its first ``/finish`` after starting, so a crash mid-input
-replays the input instead of losing it or half-applying it.
+replays the input instead of losing it or half-applying it. Every delivery is an attempt
+with an id of its own (``rollup_host.attempts``); a call that echoes another attempt than
+the latest is stale and refused, so a late call can never drop or add outputs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import threading
 from typing import Any, Callable
 
+from .attempts import Attempts
 from .chain_file import ChainFile, replay
 from .codec import (
     InvalidField,
@@ -67,6 +70,7 @@ class HostState:
         self._closed = False
         self._halted: str | None = None  # why the application stopped (an exception)
         self._long_polls = 0  # /finish calls waiting for a request right now
+        self._attempts = Attempts()  # which delivery of the request in flight is the latest
         self._chain: ChainFile | None = None
         if self.config.chain_file:
             self._chain = ChainFile(self.config.chain_file)
@@ -76,56 +80,87 @@ class HostState:
 
     def finish(self, status: str | None, restart: bool = False,
                timeout: float | None = None,
-               peer_alive: Callable[[], bool] | None = None) -> HostRequest | None:
+               peer_alive: Callable[[], bool] | None = None,
+               attempt: str | None = None,
+               request_id: str | None = None) -> tuple[HostRequest, str] | None:
         """Close the request in flight with ``status``, then wait for the next one.
 
-        Returns the request now in flight, or ``None`` when nothing arrived within
-        ``timeout`` (the HTTP layer answers 202). With ``restart`` the status is ignored
-        and the request in flight, if any, is handed out again with its outputs dropped.
-        ``peer_alive`` is asked before a request that came in during the long-poll is
-        handed out: a DApp that died while it waited must not take an input with it. (One
-        that finds a request queued has only just sent its call, so it is not asked.)
+        Returns the request now in flight and the id of this delivery of it (its attempt,
+        ``rollup_host.attempts``), or ``None`` when nothing arrived within ``timeout`` (the
+        HTTP layer answers 202). With ``restart`` the status is ignored and the request in
+        flight, if any, is handed out again with its outputs dropped, as a new attempt
+        (``request_id``: the restart's own id; a restart answered already is a duplicate).
+        ``attempt``: the delivery this call answers; a stale one raises ``StaleCall``
+        (409) and changes nothing. ``peer_alive`` is asked before a request that came in
+        during the long-poll is handed out: a DApp that died while it waited must not take
+        an input with it. (One that finds a request queued has only just sent its call, so
+        it is not asked.)
         """
         if not restart and status not in ("accept", "reject"):
             raise HostError(f"status: expected 'accept' or 'reject', got {status!r}")
         timeout = self.config.finish_timeout if timeout is None else timeout
         with self._cond:
-            if self._current is not None:
-                if restart:
-                    self._current.discard_outputs(keep_reports=False)
-                    self._current.exception = None
-                    return self._current
-                self._complete(ACCEPTED if status == "accept" else REJECTED)
-            waited = not self._queue
-            # After an exception the application is halted, as a node halts it: nothing
-            # more is handed to the DApp (its /finish answers 202 from then on).
-            self._long_polls += 1
-            try:
-                self._cond.wait_for(lambda: (self._queue and self._halted is None)
-                                    or self._closed, timeout)
-            finally:
-                self._long_polls -= 1
-            if self._closed or not self._queue or self._halted is not None:
-                return None
-            if waited and peer_alive is not None and not peer_alive():
-                return None
-            request = self._queue.popleft()
-            request.status = PROCESSING
-            if request.kind == INSPECT:
-                request.processed_input_count = len(self._finished)
-            self._current = request
-            return request
+            if restart:
+                again = self._redeliver(request_id)
+                if again is not None:
+                    return again
+            else:
+                self._attempts.check_finish(attempt)
+                if self._current is not None:
+                    self._complete(ACCEPTED if status == "accept" else REJECTED)
+            return self._deliver_next(timeout, peer_alive, request_id)
 
-    def add_notice(self, payload: str) -> int:
-        """Record a notice for the advance in flight; return its output index."""
+    def _redeliver(self, request_id: str | None) -> tuple[HostRequest, str] | None:
+        """A restart: the request in flight again as a new attempt, its outputs dropped
+        (a duplicate restart gets its delivery again, unchanged); None if none is in flight."""
+        request = self._current
+        again = self._attempts.answered(request_id, in_flight=request is not None)
+        if request is None:
+            return None
+        if again is None:  # a new restart: a new attempt, the outputs posted so far dropped
+            request.discard_outputs(keep_reports=False)
+            request.exception = None
+            again = self._attempts.new(request_id)
+        return request, again
+
+    def _deliver_next(self, timeout: float, peer_alive: Callable[[], bool] | None,
+                      request_id: str | None) -> tuple[HostRequest, str] | None:
+        """Wait for a queued request while none is in flight; hand it out as a new attempt."""
+        waited = not self._queue
+        # After an exception the application is halted, as a node halts it: nothing
+        # more is handed to the DApp (its /finish answers 202 from then on).
+        self._long_polls += 1
+        try:
+            self._cond.wait_for(lambda: (self._queue and self._halted is None
+                                         and self._current is None) or self._closed, timeout)
+        finally:
+            self._long_polls -= 1
+        if self._closed or not self._queue or self._halted is not None or self._current is not None:
+            return None
+        if waited and peer_alive is not None and not peer_alive():
+            return None
+        self._attempts.answered(request_id, in_flight=False)  # a late duplicate takes nothing
+        request = self._queue.popleft()
+        request.status = PROCESSING
+        if request.kind == INSPECT:
+            request.processed_input_count = len(self._finished)
+        self._current = request
+        return request, self._attempts.new(request_id)
+
+    def add_notice(self, payload: str, attempt: str | None = None) -> int:
+        """Record a notice for the advance in flight; return its output index.
+
+        ``attempt`` (every output takes it): the delivery the output belongs to; a stale
+        one raises ``StaleCall`` (409) and keeps nothing."""
         data = from_hex(payload)
         with self._cond:
-            request = self._require_current("notice", advance_only=True)
+            request = self._require_current("notice", advance_only=True, attempt=attempt)
             index = self._output_index(request, request.notices)
             request.notices.append({"index": index, "payload": to_hex(data)})
             return index
 
-    def add_voucher(self, destination: str, payload: str, value: str | None = None) -> int:
+    def add_voucher(self, destination: str, payload: str, value: str | None = None,
+                    attempt: str | None = None) -> int:
         """Record a voucher for the advance in flight; return its output index."""
         destination = normalize_address(destination, "destination")
         data = from_hex(payload)
@@ -134,19 +169,19 @@ class HostState:
             voucher["value"] = check_voucher_value(value)
         voucher["payload"] = to_hex(data)
         with self._cond:
-            request = self._require_current("voucher", advance_only=True)
+            request = self._require_current("voucher", advance_only=True, attempt=attempt)
             index = self._output_index(request, request.vouchers)
             request.vouchers.append({"index": index, **voucher})
             return index
 
-    def add_report(self, payload: str) -> None:
+    def add_report(self, payload: str, attempt: str | None = None) -> None:
         """Record a report for the request in flight (advance or inspect)."""
         data = from_hex(payload)
         with self._cond:
-            request = self._require_current("report", advance_only=False)
+            request = self._require_current("report", advance_only=False, attempt=attempt)
             request.reports.append({"payload": to_hex(data)})
 
-    def add_exception(self, payload: str) -> None:
+    def add_exception(self, payload: str, attempt: str | None = None) -> None:
         """The DApp gave up on the request in flight: finish it like a reject.
 
         During an advance this halts the application, as a Cartesi node does: no further
@@ -156,14 +191,16 @@ class HostState:
         """
         data = from_hex(payload)
         with self._cond:
-            request = self._require_current("exception", advance_only=False)
+            request = self._require_current("exception", advance_only=False, attempt=attempt)
             request.exception = to_hex(data)
             if request.kind == ADVANCE:
                 self._halted = halted_reason(request)
                 print(f"rollup host: {self._halted}", file=sys.stderr, flush=True)
             self._complete(EXCEPTION)
 
-    def _require_current(self, what: str, advance_only: bool) -> HostRequest:
+    def _require_current(self, what: str, advance_only: bool,
+                         attempt: str | None = None) -> HostRequest:
+        self._attempts.check_output(f"/{what}", attempt, in_flight=self._current is not None)
         request = self._current
         if request is None:
             raise HostError(f"no request in flight: cannot accept a {what}")
