@@ -148,8 +148,11 @@ class RollupClient:
                         self._delivered()
                         return request
                     problem = f"unexpected body {_text(content)!r}"
+                elif code == STALE:  # e.g. a restart refused as a duplicate: the next one is new
+                    problem = f"HTTP {code} {_text(content)}"
+                    self._restart_id = None
                 else:
-                    problem = f"HTTP {code} {_text(content)}" if code == STALE else f"HTTP {code}"
+                    problem = f"HTTP {code}"
             except NoAnswer as err:
                 problem = str(err)
             except ValueError as err:  # a 200 whose body is not JSON

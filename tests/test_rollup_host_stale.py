@@ -331,3 +331,19 @@ def test_a_late_restart_from_elsewhere_makes_the_dapp_start_the_input_over(tmp_p
     said = "notice not delivered: HTTP 409" if when[0] == "/notice" else "/finish failed (HTTP 409"
     assert [m for m in run["warnings"] if said in m and "stale" in m], run["warnings"]
     assert node.balance(TOKEN, BOB).balance == 40
+
+
+def test_a_restart_refused_as_a_duplicate_is_followed_by_a_new_one(tmp_path):
+    """dapp.py's first restart is carried out but its answer is lost; before it sends it
+    again, a restart from elsewhere delivers the input anew. Its retry (the same request
+    id) is then a duplicate of a delivery no longer the latest: 409. It must not send that
+    id forever: it makes a new restart and goes on."""
+    def restart_from_elsewhere(proxy, url):
+        call = Stalled(url, "/finish", {"status": "accept"}, {RESTART: "1"})
+        assert call.arrive()[0] == 200
+
+    run = run_dapp(tmp_path, Plan(script={("/finish", 1): "close_after"}),
+                   {("/finish", 2): restart_from_elsewhere})
+    assert_same_as_clean_replay(run)
+    assert [m for m in run["warnings"] if "duplicate restart" in m], run["warnings"]
+
