@@ -3,9 +3,9 @@
 * ``server``: the HTTP server (``make_server``; ``start_in_thread`` runs one on an ephemeral
   port for tests and notebooks), built of:
   ``state`` (``HostState``: queue, in-flight input, outputs, blocks), ``model``
-  (``HostConfig``, ``HostRequest``, ``HostError``), ``chain_file`` (the chain kept across
-  restarts), ``handler`` (reading requests, writing answers) and ``routes`` (what each
-  route does).
+  (``HostConfig``, ``HostRequest``, ``HostError``), ``attempts`` (which delivery a call
+  answers: a late one gets 409), ``chain_file`` (the chain kept across restarts),
+  ``handler`` (reading requests, writing answers) and ``routes`` (what each route does).
 * ``client``: ``HostClient``, the developer-side client (advance, deposit, inspect, mine).
 * ``codec``: hex, addresses, ERC-20 portal payloads, transfer-voucher decoding.
 * ``child``: ``stop``, how a ``dapp.py`` started beside the host is stopped.

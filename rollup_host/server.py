@@ -5,6 +5,7 @@ The server ties the pieces together, one concern per module:
 * ``state``: ``HostState``, the rollup's state machine (queue, request in flight,
   finished inputs and their outputs, block), guarded by one condition, no HTTP;
 * ``model``: ``HostConfig``, ``HostRequest``, ``HostError`` and the statuses;
+* ``attempts``: the id of each delivery of a request, so a late call is refused (409);
 * ``chain_file``: the chain kept on disk across restarts and its replay;
 * ``handler``: ``Handler``, reading requests and writing answers on a keep-alive connection;
 * ``routes``: what each route does (rollup side, developer side, node inspect and ``/rpc``);
