@@ -11,6 +11,14 @@ flight, its outputs dropped, and the router either re-emits the stored outputs o
 input it already committed or runs the input afresh. No input is lost, skipped, or
 applied or emitted twice. A 4xx refusal of an output is a verdict: the input is rejected.
 
+Every call names the delivery it answers (local-host extension, rollup_host/attempts.py):
+the local host sends an attempt id with each request (``X-Rollup-Attempt``) and the DApp
+echoes it on the outputs and the ``/finish`` that answer it; a restart carries an id of its
+own, kept on its retries (``X-Rollup-Request``). A call the host finds stale (a late
+restart has delivered the input again since) gets 409, changing nothing: the DApp rolls
+back and asks for the input again, as for an output not delivered. A server that sends no
+attempt id (a Cartesi node) gets no attempt header and answers as before.
+
 Configuration: ``python dapp.py --help`` (each flag has an environment variable; flags
 win over the environment, and both over a deployment file).
 """
@@ -20,6 +28,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -36,6 +45,9 @@ log = logging.getLogger("dapp")
 DEFAULT_URL = "http://127.0.0.1:5004"
 DEFAULT_DB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "db", "dapp.sqlite")
 RESTART_HEADER = {"X-Rollup-Restart": "1"}  # local-host extension; real nodes ignore it
+ATTEMPT = "X-Rollup-Attempt"  # the delivery a call answers (local host only)
+REQUEST = "X-Rollup-Request"  # a restart's own id, the same on its retries (local host only)
+STALE = 409  # the local host: the call answers a delivery that is no longer the latest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,15 +103,21 @@ class RollupClient:
         self.url = url
         self.http = Connection(url)
         self.max_backoff = max_backoff
+        self.attempt: Optional[str] = None  # the delivery being answered (None: the server sends none)
+        self._token = secrets.token_hex(8)  # this client's restart ids: <token>.<n>
+        self._restarts = 0
+        self._restart_id: Optional[str] = None  # the restart being sent (kept on its retries)
 
     def emit(self, output: Output) -> None:
-        """Post one output. A 4xx raises OutputRefused (the input is rejected); no answer or
-        a 5xx raises OutputNotDelivered (the input is delivered again)."""
+        """Post one output. A 4xx raises OutputRefused (the input is rejected); no answer, a
+        5xx or a stale attempt (409 from the local host) raise OutputNotDelivered (the
+        input is delivered again)."""
         try:
-            status, content = self.http.post(f"/{output.kind}", output.body, timeout=self.timeout)
+            status, content = self.http.post(f"/{output.kind}", output.body, timeout=self.timeout,
+                                             headers=self._answering())
         except NoAnswer as err:
             raise OutputNotDelivered(f"{output.kind} not delivered: {err}") from None
-        if status >= 500:
+        if status >= 500 or (status == STALE and self.attempt is not None):
             raise OutputNotDelivered(f"{output.kind} not delivered: HTTP {status} {_text(content)}")
         if not 200 <= status < 300:
             raise OutputRefused(f"{output.kind} refused: HTTP {status} {_text(content)}")
@@ -117,7 +135,7 @@ class RollupClient:
             problem = None
             try:
                 code, content = self.http.post("/finish", {"status": status}, timeout=self.timeout,
-                                               headers=RESTART_HEADER if restart else None)
+                                               headers=self._restarting() if restart else self._answering())
                 if code == 202:
                     delay = 0.05
                     continue
@@ -128,8 +146,12 @@ class RollupClient:
                         and request.get("request_type") in ("advance_state", "inspect_state")
                         and isinstance(request.get("data"), dict)
                     ):
+                        self._delivered()
                         return request
                     problem = f"unexpected body {_text(content)!r}"
+                elif code == STALE:  # e.g. a restart refused as a duplicate: the next one is new
+                    problem = f"HTTP {code} {_text(content)}"
+                    self._restart_id = None
                 else:
                     problem = f"HTTP {code}"
             except NoAnswer as err:
@@ -140,6 +162,23 @@ class RollupClient:
             time.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
             restart = True
+
+    def _answering(self) -> Optional[dict[str, str]]:
+        """The header naming the delivery a call answers, if the server gave one."""
+        return None if self.attempt is None else {ATTEMPT: self.attempt}
+
+    def _restarting(self) -> dict[str, str]:
+        """A restart's headers: its id is new unless this restart is being sent again."""
+        if self._restart_id is None:
+            self._restarts += 1
+            self._restart_id = f"{self._token}.{self._restarts}"
+        return {**RESTART_HEADER, REQUEST: self._restart_id}
+
+    def _delivered(self) -> None:
+        """A request came: later calls answer its delivery; the next restart is a new one."""
+        value = self.http.answer_headers.get(ATTEMPT.lower().encode())
+        self.attempt = None if value is None else value.decode("latin-1")
+        self._restart_id = None
 
 
 def _text(content: bytes) -> str:

@@ -41,6 +41,9 @@ FAULTS = (
 # A 2xx for an output is success by the API, so lying with one would be undetectable: the
 # proxy mangles only /finish answers with garbage before handling them.
 GARBAGE_BEFORE = "garbage_before"
+# The request is held, neither forwarded nor answered (the client gives up on it), until
+# ``FaultProxy.release`` delivers it to the host late, as a stalled proxy would.
+STALL = "stall"
 
 
 class Plan:
@@ -90,20 +93,28 @@ class FaultProxy(ThreadingHTTPServer):
     the request unhandled; ``kill_after`` forwards the request, hands the answer over and
     then calls ``on_kill``, so the kill lands while the DApp is busy with whatever comes
     next (a transaction, the next output), wherever the scheduler has got it to.
-    ``injected`` lists (path, n, fault) in order.
+    ``injected`` lists (path, n, fault) in order. A ``stall`` fault parks the request
+    unanswered; ``release(path, n)`` forwards it then (its answer goes to ``late``).
+    ``before`` maps (path, n) to a call made before that request is handled (e.g. a
+    release: a stalled request delivered late, placed by count). Answers keep the host's
+    ``X-Rollup-*`` headers.
     """
 
     daemon_threads = True
 
     def __init__(self, upstream: str, plan: Plan, hold: float = 0.8,
-                 on_kill: Optional[Callable[[], None]] = None) -> None:
+                 on_kill: Optional[Callable[[], None]] = None,
+                 before: Optional[dict[tuple[str, int], Callable[[], None]]] = None) -> None:
         self.upstream = urlsplit(upstream)
         self.plan = plan
         self.hold = hold
         self.on_kill = on_kill
+        self.before = dict(before or {})
         self.lock = threading.Lock()
         self.seen: Counter = Counter()
         self.injected: list[tuple[str, int, str]] = []
+        self.parked: dict[tuple[str, int], tuple[str, str, dict[str, str], bytes]] = {}
+        self.late: list[tuple[str, int, int, bytes]] = []  # (path, n, status, body) of released ones
         super().__init__((LOOPBACK, 0), _ProxyHandler)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -120,6 +131,19 @@ class FaultProxy(ThreadingHTTPServer):
             if fault:
                 self.injected.append((path, n, fault))
             return n, fault
+
+    def release(self, path: str, n: int) -> tuple[int, bytes]:
+        """Deliver the stalled request (path, n) to the host now; return its answer."""
+        method, target, headers, body = self.parked.pop((path, n))
+        conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            answer = resp.status, resp.read()
+        finally:
+            conn.close()
+        self.late.append((path, n, *answer))
+        return answer
 
     def stop(self) -> None:
         self.shutdown()
@@ -141,19 +165,23 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
-    def _forward(self, body: bytes) -> tuple[int, bytes]:
+    def _headers(self) -> dict[str, str]:
+        return {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "content-length")}
+
+    def _forward(self, body: bytes) -> tuple[int, bytes, list[tuple[str, str]]]:
         up = self.server.upstream
         if self.upstream_conn is None:
             self.upstream_conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "content-length")}
-        self.upstream_conn.request(self.command, self.path, body=body, headers=headers)
+        self.upstream_conn.request(self.command, self.path, body=body, headers=self._headers())
         resp = self.upstream_conn.getresponse()
-        return resp.status, resp.read()
+        return resp.status, resp.read(), [(k, v) for k, v in resp.getheaders() if k.lower().startswith("x-rollup-")]
 
-    def _answer(self, status: int, data: bytes) -> None:
+    def _answer(self, status: int, data: bytes, extra: Optional[list[tuple[str, str]]] = None) -> None:
         self.send_response_only(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in extra or ():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
@@ -168,7 +196,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = urlsplit(self.path).path
-        _, fault = self.server.decide(path)
+        n, fault = self.server.decide(path)
+        hook = self.server.before.get((path, n))
+        if hook is not None:
+            hook()
+        if fault == STALL:  # parked unanswered: the client gives up; release() delivers it late
+            self.server.parked[(path, n)] = (self.command, self.path, self._headers(), body)
+            return None
         if fault == "kill":
             if self.server.on_kill:
                 self.server.on_kill()
@@ -187,7 +221,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return self._drop()
         if fault == GARBAGE_BEFORE:
             return self._answer(200, b'{"request_type": "advance_state", "da')
-        status, data = self._forward(body)
+        status, data, extra = self._forward(body)
         if fault == "500_after":
             return self._answer(500, b'{"error":"injected after"}')
         if fault == "close_after":
@@ -197,7 +231,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return self._drop()
         if fault == "garbage_after":
             return self._answer(200, b"<html>502 Bad Gateway</html>" if path == "/finish" else b"not json")
-        self._answer(status, data)
+        self._answer(status, data, extra)
 
     do_POST = _handle  # noqa: N815
     do_GET = _handle  # noqa: N815

@@ -1,7 +1,11 @@
 """Local Cartesi rollup host: the rollup HTTP API for ``dapp.py`` without Docker or a chain.
 
-* ``server``: ``HostState`` (queue, in-flight input, outputs, blocks) and the HTTP server;
-  ``start_in_thread`` runs one on an ephemeral port for tests and notebooks.
+* ``server``: the HTTP server (``make_server``; ``start_in_thread`` runs one on an ephemeral
+  port for tests and notebooks), built of:
+  ``state`` (``HostState``: queue, in-flight input, outputs, blocks), ``model``
+  (``HostConfig``, ``HostRequest``, ``HostError``), ``attempts`` (which delivery a call
+  answers: a late one gets 409), ``chain_file`` (the chain kept across restarts),
+  ``handler`` (reading requests, writing answers) and ``routes`` (what each route does).
 * ``client``: ``HostClient``, the developer-side client (advance, deposit, inspect, mine).
 * ``codec``: hex, addresses, ERC-20 portal payloads, transfer-voucher decoding.
 * ``child``: ``stop``, how a ``dapp.py`` started beside the host is stopped.
@@ -17,7 +21,9 @@
 
 from .client import HostClient, HostRequestError
 from .codec import InvalidField, erc20_deposit_payload
-from .server import HostConfig, HostState, RollupHostServer, make_server, start_in_thread
+from .model import HostConfig
+from .server import RollupHostServer, make_server, start_in_thread
+from .state import HostState
 
 __all__ = [
     "HostClient",

@@ -46,7 +46,8 @@ from .codec import (
     from_hex,
 )
 from .deployment import deployment_options
-from .server import HostState, RollupHostServer, make_server, serve_in_thread
+from .server import RollupHostServer, make_server, serve_in_thread
+from .state import HostState
 from .web import attach as attach_web
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

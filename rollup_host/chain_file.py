@@ -16,12 +16,19 @@ One JSON object per line, appended and flushed as things happen:
 
 A line cut short by a crash (no newline at the end) is ignored on load: the event it was
 writing had not been acknowledged to anyone.
+
+``ChainFile`` reads and appends the lines; ``replay`` turns the events read back into the
+host's inputs, their outcomes and the block, with no file and no lock involved.
 """
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import IO, Any
+
+from .codec import from_hex
+from .model import ADVANCE, HostRequest
 
 _LINE = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
@@ -71,3 +78,39 @@ class ChainFile:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+@dataclass
+class KeptChain:
+    """What a kept chain holds once replayed: every input in index order (those never
+    finished still ``queued``), the finished ones in the order they finished, and the
+    highest block number it mentions (0 if none)."""
+
+    inputs: list[HostRequest]
+    finished: list[HostRequest]
+    block: int
+
+
+def replay(events: list[dict[str, Any]]) -> KeptChain:
+    """Rebuild the inputs, their outcomes and the block from the events of ``ChainFile.load``."""
+    inputs: dict[int, HostRequest] = {}
+    finished: list[HostRequest] = []
+    block = 0
+    for event in events:
+        if "input" in event:
+            meta = event["metadata"]
+            request = HostRequest(ADVANCE, from_hex(event["payload"]), metadata=meta,
+                                  input_index=event["input"], block_number=meta.get("block_number"),
+                                  reference=event.get("reference"))
+            inputs[request.input_index] = request
+            if isinstance(request.block_number, int):
+                block = max(block, request.block_number)
+        elif "done" in event:
+            request = inputs[event["done"]]
+            request.status = event["status"]
+            request.notices, request.vouchers = event["notices"], event["vouchers"]
+            request.reports, request.exception = event["reports"], event["exception"]
+            finished.append(request)
+        else:
+            block = max(block, event["block"])
+    return KeptChain(list(inputs.values()), finished, block)

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:  # import cycle: server imports nothing from here at runtime but the type
-    from .server import Handler, RollupHostServer
+    from .handler import Handler
+    from .server import RollupHostServer
 
 __all__ = ["CONTENT_TYPES", "MAX_PROXY_BODY", "WebApp", "attach"]
 
@@ -143,7 +144,7 @@ def _error(message: str) -> bytes:
 
 
 def _answer(handler: Handler, status: int, data: bytes, kind: str, headers: str = "") -> None:
-    """One write with the given content type (``Handler._send`` writes JSON only)."""
+    """One write with the given content type (``Handler.reply`` writes JSON only)."""
     if handler.server.host.config.verbose:
         handler.log_request(status, len(data))
     phrase = HTTPStatus(status).phrase if status in _PHRASES else ""

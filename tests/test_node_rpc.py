@@ -21,7 +21,8 @@ from l1 import codec as l1codec
 from l1.merkle import LOG2_MAX_OUTPUTS, OutputsTree, root_from_proof
 from rollup_host import HostRequestError
 from rollup_host.__main__ import main as cli_main
-from rollup_host.rpc import NODE_VERSION, NodeApi
+from rollup_host.rpc import NodeApi
+from rollup_host.rpc_params import NODE_VERSION
 from tests.test_rollup_host import FakeDApp, make_host  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
@@ -422,7 +423,7 @@ def test_after_an_exception_the_application_is_halted_and_says_so(node, capfd):
 
 def test_node_api_is_usable_without_http():
     class Host:
-        from rollup_host.server import HostConfig
+        from rollup_host import HostConfig
         config = HostConfig(epoch_length=4)
 
         def node_snapshot(self):
@@ -517,7 +518,7 @@ def test_a_kept_chain_keeps_the_halt_and_the_l1_references(make_host, tmp_path):
 
 def test_serve_options_from_a_deployment_file(tmp_path):
     from rollup_host.__main__ import _host_options, build_parser
-    from rollup_host.server import HostConfig
+    from rollup_host import HostConfig
 
     dep = tmp_path / "deployment.json"
     dep.write_text(json.dumps({

@@ -24,10 +24,10 @@ pytestmark = pytest.mark.integration
 
 
 # The DApp's HTTP timeout here (the host's long-poll must be shorter) and how long a
-# timeout fault keeps it waiting. A request the DApp gave up on must not reach the host
-# later: the local host's restart extension cannot tell such a stale /finish from a fresh
-# one (rollup_host/README.md, "Local-host extension"), so the timeout is long enough that a proxy
-# thread stalled by a loaded machine still forwards well within it.
+# timeout fault keeps it waiting. A request the DApp gave up on may still reach the host
+# later (a proxy thread stalled by a loaded machine): the calls name the delivery they
+# answer, so a late one gets 409 and changes nothing (rollup_host/README.md, "Every call
+# names the delivery it answers"; tests/test_rollup_host_stale.py places such late requests).
 CLIENT_TIMEOUT = 0.5
 HOLD = 0.6
 FAULTS_INJECTED = Counter()

@@ -35,7 +35,7 @@ from rollup_host.codec import (
     parse_uint256,
 )
 from rollup_host.selftest import measure
-from rollup_host.server import read_headers
+from rollup_host.handler import read_headers
 
 pytestmark = pytest.mark.integration
 

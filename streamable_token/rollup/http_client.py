@@ -12,7 +12,9 @@ so it is read exactly as ``http.client`` would.
 
 Behaves as the ``requests`` session did: keep-alive, TCP_NODELAY, no proxy look-ups, one
 attempt per call (no silent retries), a connection the server closed while idle replaced
-before use, a failed call's connection dropped so the next call starts clean.
+before use, a failed call's connection dropped so the next call starts clean. The header
+fields of the last answer are kept (``Connection.answer_headers``) for a caller that needs
+one (the local host's ``X-Rollup-Attempt``).
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ class Connection:
         self._prefix = parts.path.rstrip("/")
         self._sock: Optional[socket.socket] = None
         self._timeout: Optional[float] = None  # what _sock's sends and receives are bounded by
+        self.answer_headers: dict[bytes, bytes] = {}  # the last answer's fields, names lower-case
 
     def post(self, path: str, body: Any, timeout: float,
              headers: Optional[dict[str, str]] = None) -> tuple[int, bytes]:
@@ -62,10 +65,11 @@ class Connection:
         Raises NoAnswer when no complete HTTP answer came back within ``timeout`` seconds
         (per socket operation, as with ``requests``)."""
         request = self._request(path, json.dumps(body).encode(), headers)
+        self.answer_headers = {}
         try:
             sock = self._ready(timeout)
             sock.sendall(request)
-            status, content, will_close = read_response(sock)
+            status, content, will_close = read_response(sock, self.answer_headers)
         except (OSError, http.client.HTTPException, ValueError) as err:
             self.close()
             raise NoAnswer(f"{type(err).__name__}: {err}") from None
@@ -128,17 +132,21 @@ def _readable(sock: socket.socket) -> bool:
     return bool(poller.poll(0))
 
 
-def read_response(sock: socket.socket) -> tuple[int, bytes, bool]:
-    """Read one answer: (status, body, whether the server will close the connection)."""
+def read_response(sock: socket.socket,
+                  fields: Optional[dict[bytes, bytes]] = None) -> tuple[int, bytes, bool]:
+    """Read one answer: (status, body, whether the server will close the connection).
+
+    ``fields``, if given, receives the answer's header fields (names lower-case, the last
+    line of a repeated name)."""
     data = b""
     while (end := data.find(b"\r\n\r\n")) < 0:
         chunk = sock.recv(65536) if len(data) <= _MAX_HEAD else b""
         if not chunk:
-            return _by_http_client(data, sock)
+            return _by_http_client(data, sock, fields)
         data += chunk
-    plain = _plain_head(data[:end + 2])
+    plain = _plain_head(data[:end + 2], fields)
     if plain is None:
-        return _by_http_client(data, sock)
+        return _by_http_client(data, sock, fields)
     status, length, will_close = plain
     body = data[end + 4:]
     while len(body) < length:
@@ -147,13 +155,14 @@ def read_response(sock: socket.socket) -> tuple[int, bytes, bool]:
             raise http.client.IncompleteRead(body, length - len(body))
         body += chunk
     if len(body) > length:  # bytes past the answer: let http.client decide what they are
-        return _by_http_client(data[:end + 4] + body, sock)
+        return _by_http_client(data[:end + 4] + body, sock, fields)
     return status, body, will_close
 
 
-def _plain_head(head: bytes) -> Optional[tuple[int, int, bool]]:
+def _plain_head(head: bytes, out: Optional[dict[bytes, bytes]] = None) -> Optional[tuple[int, int, bool]]:
     """(status, Content-Length, closing) for an HTTP/1.1 final answer with plain header
-    lines and one decimal ``Content-Length``; None for anything else."""
+    lines and one decimal ``Content-Length``, its fields put in ``out``; None for
+    anything else."""
     match = _STATUS.match(head)
     if match is None or head[9:10] == b"1":  # 1xx: interim answers, http.client skips them
         return None
@@ -171,6 +180,8 @@ def _plain_head(head: bytes) -> Optional[tuple[int, int, bool]]:
     length = fields.get(b"content-length", b"")
     if b"transfer-encoding" in fields or not length.isdigit():
         return None
+    if out is not None:
+        out.update(fields)
     return int(match[1]), int(length), b"close" in fields.get(b"connection", b"").lower()
 
 
@@ -195,7 +206,11 @@ class _Prefixed(io.RawIOBase):
         return io.BufferedReader(self)
 
 
-def _by_http_client(head: bytes, sock: socket.socket) -> tuple[int, bytes, bool]:
+def _by_http_client(head: bytes, sock: socket.socket,
+                    fields: Optional[dict[bytes, bytes]] = None) -> tuple[int, bytes, bool]:
     resp = http.client.HTTPResponse(_Prefixed(head, sock), method="POST")  # type: ignore[arg-type]
     resp.begin()
+    if fields is not None:
+        fields.update((name.lower().encode("latin-1"), value.encode("latin-1"))
+                      for name, value in resp.getheaders())
     return resp.status, resp.read(), resp.will_close
