@@ -35,6 +35,8 @@ from rollup_host import HostClient, start_in_thread
 from streamable_token.rollup.codec import encode_deposit
 from tests.test_reliability_faults import assert_same_as_clean_replay, db_state_hash
 
+pytestmark = pytest.mark.integration
+
 ATTEMPT, REQUEST, RESTART = "X-Rollup-Attempt", "X-Rollup-Request", "X-Rollup-Restart"
 VALUE = "0x" + "00" * 31 + "05"
 OUTPUTS = [("/notice", {"payload": "0x01"}),
