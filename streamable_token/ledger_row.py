@@ -7,6 +7,8 @@ spaces, which holds any uint256 (and the signed sums of a side) exactly.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from streamable_token.ledger import Ledger, Side
 
 COLUMNS = ("id", "in_tree", "in_first", "in_last", "out_tree", "out_first", "out_last", "state")
@@ -27,15 +29,15 @@ UPDATE = f"UPDATE st_ledgers SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WH
 """Parameters: :func:`encode`."""
 
 
-def decode(lid: int, in_tree: int, in_first: int, in_last: int, out_tree: int, out_first: int, out_last: int,
-           state: str) -> Ledger:
-    """The ledger stored in the columns :data:`COLUMNS`."""
+def decode(row: Sequence) -> Ledger:
+    """The ledger stored in a row whose first columns are :data:`COLUMNS` (a read may add
+    more after them). Indexed rather than unpacked: every call reads two ledgers."""
     (block, available, committed, in_at, in_rate, in_count, in_r, in_c, in_base_r, in_base_c,
-     out_at, out_rate, out_count, out_r, out_c, out_base_r, out_base_c) = map(int, state.split())
+     out_at, out_rate, out_count, out_r, out_c, out_base_r, out_base_c) = map(int, row[7].split())
     return Ledger(
-        lid, block, available, committed,
-        Side(in_rate, in_tree, in_count, in_first, in_last, (in_r, in_c), (in_base_r, in_base_c), in_at),
-        Side(out_rate, out_tree, out_count, out_first, out_last, (out_r, out_c), (out_base_r, out_base_c), out_at),
+        row[0], block, available, committed,
+        Side(in_rate, row[1], in_count, row[2], row[3], (in_r, in_c), (in_base_r, in_base_c), in_at),
+        Side(out_rate, row[4], out_count, row[5], row[6], (out_r, out_c), (out_base_r, out_base_c), out_at),
     )
 
 

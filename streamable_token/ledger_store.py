@@ -231,7 +231,7 @@ def _ledgers_with_sums(
         ranges = ()
     bounds = [x for r in ranges for x in r]
     for row in conn.execute(ledgers_sql(by, sides, len(ranges)), (token, block, *accounts, *bounds)):
-        ledger = ledger_row.decode(*row[:8])
+        ledger = ledger_row.decode(row)
         token_id, account_id, key, in_sums, out_sums = row[8:]
         if in_sums is not None:
             ledger.incoming.prefix_at = (block, _fetched_sum(conn, in_sums, side_key(ledger.id, INCOMING),

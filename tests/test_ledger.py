@@ -136,7 +136,7 @@ def test_the_column_list_is_the_tables_and_the_state_has_one_number_per_field():
     assert len(ledger_row.encode(led)[-2].split()) == len(ledger_row.STATE)
     conn.execute(ledger_row.INSERT, (1, 1, *ledger_row.encode(led)[:-1]))
     row = conn.execute(f"SELECT {', '.join(ledger_row.COLUMNS)} FROM st_ledgers").fetchone()
-    assert as_tuple(ledger_row.decode(*row)) == as_tuple(Ledger(1, 7, 0, 0, Side(block=7), Side(block=7)))
+    assert as_tuple(ledger_row.decode(row)) == as_tuple(Ledger(1, 7, 0, 0, Side(block=7), Side(block=7)))
 
 
 @given(st.integers(1, 2**62), st.integers(0, 2**62), UINT, UINT,
@@ -146,7 +146,7 @@ def test_a_ledger_survives_its_row(lid, block, available, committed, ints, signe
                   (signed[k + 6], signed[k + 8]), block + k) for k in (0, 1)]
     led = Ledger(lid, block, available, committed, *sides)
     values = ledger_row.encode(led)
-    assert as_tuple(ledger_row.decode(values[-1], *values[:-1])) == as_tuple(led)
+    assert as_tuple(ledger_row.decode((values[-1], *values[:-1]))) == as_tuple(led)
 
 
 # --- the statements that read ledgers, variant by variant ------------------------------
@@ -193,7 +193,7 @@ def test_each_variant_of_the_ledger_statement_sums_what_python_sums(stocked, by,
     for row in rows:
         k = accounts.index(row[10])
         expected = _expected(stocked, people[k], block)
-        led = ledger_row.decode(*row[:8])
+        led = ledger_row.decode(row)
         for w, sums in ((INCOMING, row[11]), (OUTGOING, row[12])):
             side = (led.incoming, led.outgoing)[w]
             if not sides[k] >> w & 1 or not side.needs_events(block):
