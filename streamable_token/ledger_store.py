@@ -156,7 +156,7 @@ def _range_rows(side_key: str, first: int, n: int) -> str:
 #
 # A ledger is read with the sums of its sides' pending events that a settle or a read at
 # block ?2 needs, for one token (?1) and a few accounts (?3...), in one statement. The
-# statement is built from the named pieces below (tests/test_ledger_row.py runs each
+# statement is built from the named pieces below (tests/test_ledger.py runs each
 # variant) and kept per shape.
 
 LEDGERS_BY_ADDRESS = (

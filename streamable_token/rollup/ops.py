@@ -105,12 +105,6 @@ class BadNumber:
         return self.text
 
 
-def refuse_bad_number(field: str, value: Any) -> None:
-    """Raise InvalidInput naming ``field`` if ``value`` is a number no field takes."""
-    if isinstance(value, BadNumber):
-        raise InvalidInput(field, value, value.expected)
-
-
 def _refuse_float(text: str) -> BadNumber:
     return BadNumber(text, "an integer (amounts as decimal strings); no fractions or exponents")
 
